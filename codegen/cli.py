@@ -1,0 +1,137 @@
+"""``python -m codegen``: regenerate tcia_models._generated, or check that it is current."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import difflib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from codegen.config import CodegenConfig
+from codegen.errors import CodegenError
+from codegen.render import render
+from codegen.sources import fetch, lock_file, read_snapshot, serialize_document
+from codegen.validate import validate_documents
+from tcia_models._metadata import compare_documents, format_drift
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m codegen",
+        description="Generate tcia_models._generated from TCIA metadata documents "
+        "(the snapshot under schema/metadata by default).",
+    )
+    parser.add_argument(
+        "--base-url",
+        help="fetch {BASE_URL}/{query}/metadata for every query from this server, "
+        "and update the snapshot from it",
+    )
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("TCIA_API_KEY"),
+        help="API key for --base-url (default: $TCIA_API_KEY)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 with a report if the generated code is not current",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    config = CodegenConfig.load()
+    try:
+        schema = json.loads(config.schema_path.read_text("utf-8"))
+        snapshot = read_snapshot(config.snapshot)
+        documents = (
+            fetch(args.base_url, list(snapshot), api_key=args.api_key)
+            if args.base_url
+            else snapshot
+        )
+        validate_documents(documents, schema)
+        files = render(documents, schema)
+    except CodegenError as error:
+        print(f"codegen: {error}", file=sys.stderr)
+        return 2
+    if args.check:
+        return _check(config, documents, files)
+    if args.base_url:
+        _write_snapshot(config, args.base_url, documents)
+    _replace_directory(config.output, files)
+    print(f"codegen: wrote {len(files)} files to {config.relative(config.output)}")
+    return 0
+
+
+def _checked_in(output: Path) -> dict[str, str]:
+    if not output.is_dir():
+        return {}
+    return {
+        path.relative_to(output).as_posix(): path.read_text("utf-8")
+        for path in sorted(output.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+def _check(config: CodegenConfig, documents: Mapping[str, Any], files: Mapping[str, str]) -> int:
+    current = _checked_in(config.output)
+    if current == files:
+        print("codegen: generated code is up to date")
+        return 0
+    location = config.relative(config.output)
+    generated_from: dict[str, Any] = {}
+    with contextlib.suppress(KeyError, ValueError):
+        generated_from = json.loads(current["metadata.json"])["documents"]
+    print(f"codegen: {location} is out of date with the metadata.\n")
+    print("What changed in the metadata since the code was generated:")
+    print(format_drift(compare_documents(generated_from, documents)))
+    print()
+    for name in sorted(set(current) | set(files)):
+        old, new = current.get(name, ""), files.get(name, "")
+        if old != new:
+            sys.stdout.writelines(
+                difflib.unified_diff(
+                    old.splitlines(keepends=True),
+                    new.splitlines(keepends=True),
+                    f"{location}/{name} (checked in)",
+                    f"{location}/{name} (regenerated)",
+                )
+            )
+    print("\nRun `make codegen` (python -m codegen) to regenerate.")
+    return 1
+
+
+def _write_snapshot(config: CodegenConfig, base_url: str, documents: Mapping[str, Any]) -> None:
+    files = {f"{name}.json": serialize_document(document) for name, document in documents.items()}
+    _replace_directory(config.snapshot, files)
+    fetched_on = datetime.datetime.now(datetime.UTC).date().isoformat()
+    config.lock.write_text(lock_file(base_url, fetched_on, documents), "utf-8")
+
+
+def _replace_directory(target: Path, files: Mapping[str, str]) -> None:
+    """Swap in a complete new directory, so a failure never leaves a half-written one."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        for name, text in files.items():
+            path = staging / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, "utf-8")
+        retired = target.with_name(f".{target.name}-old")
+        if target.exists():
+            shutil.rmtree(retired, ignore_errors=True)
+            target.rename(retired)
+        staging.rename(target)
+        shutil.rmtree(retired, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -1,0 +1,47 @@
+"""What the generated query methods call: the client implements these with a transport."""
+
+from __future__ import annotations
+
+import abc
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ._specs import ModelT, QuerySpec, TabularFormat
+
+__all__ = ["AsyncQueryRunner", "SyncQueryRunner"]
+
+
+class SyncQueryRunner(abc.ABC):
+    @abc.abstractmethod
+    def _run_rows(
+        self, spec: QuerySpec[ModelT], arguments: Mapping[str, object], format: TabularFormat
+    ) -> list[ModelT]: ...
+
+    @abc.abstractmethod
+    def _run_one(
+        self, spec: QuerySpec[ModelT], arguments: Mapping[str, object], format: TabularFormat
+    ) -> ModelT: ...
+
+    @abc.abstractmethod
+    def _run_archive(
+        self, spec: QuerySpec[Any], arguments: Mapping[str, object], path: str | os.PathLike[str]
+    ) -> Path: ...
+
+
+class AsyncQueryRunner(abc.ABC):
+    @abc.abstractmethod
+    async def _run_rows(
+        self, spec: QuerySpec[ModelT], arguments: Mapping[str, object], format: TabularFormat
+    ) -> list[ModelT]: ...
+
+    @abc.abstractmethod
+    async def _run_one(
+        self, spec: QuerySpec[ModelT], arguments: Mapping[str, object], format: TabularFormat
+    ) -> ModelT: ...
+
+    @abc.abstractmethod
+    async def _run_archive(
+        self, spec: QuerySpec[Any], arguments: Mapping[str, object], path: str | os.PathLike[str]
+    ) -> Path: ...

@@ -1,0 +1,1 @@
+"""A TCIA-compatible HTTP server for tests: ``TCIATestServer``."""

@@ -1,0 +1,1 @@
+"""pytest plugin (entry point ``tcia_models``): the ``tcia_server`` fixture."""
