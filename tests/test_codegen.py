@@ -270,3 +270,48 @@ def _assert_declarations_only(module: ast.Module) -> None:
         ), ast.dump(statement)
         if isinstance(statement, ast.Expr):
             assert isinstance(statement.value, ast.Constant)
+
+
+def test_fetching_from_a_server_writes_the_snapshot_and_a_lock(project_copy: Path) -> None:
+    from tcia_models.testing import TCIATestServer
+
+    snapshot = project_copy / "schema" / "metadata"
+    before = {path.name: path.read_text() for path in snapshot.iterdir()}
+    with TCIATestServer(api_keys={"k"}) as server:
+        refused = run_codegen(project_copy, "--base-url", server.base_url, "--api-key", "wrong")
+        assert refused.returncode == 2 and "401" in refused.stderr and "wrong" not in refused.stderr
+        result = run_codegen(project_copy, "--base-url", server.base_url, "--api-key", "k")
+        assert result.returncode == 0, result.stderr
+        assert (
+            run_codegen(
+                project_copy, "--base-url", server.base_url, "--api-key", "k", "--check"
+            ).returncode
+            == 0
+        )
+    assert {path.name: path.read_text() for path in snapshot.iterdir()} == before
+    lock = json.loads((project_copy / "schema" / "snapshot.lock.json").read_text())
+    assert lock["source"] == server.base_url
+    assert set(lock["sha256"]) == {name.removesuffix(".json") for name in before}
+    assert run_codegen(project_copy, "--check").returncode == 0
+
+
+def test_fetching_drifted_metadata_is_reported_by_check(project_copy: Path, tmp_path: Path) -> None:
+    from tcia_models.testing import TCIATestServer
+
+    drifted = tmp_path / "drifted"
+    drifted.mkdir()
+    for path in (project_copy / "schema" / "metadata").iterdir():
+        document = json.loads(path.read_text())
+        if document.get("returnObject", {}).get("name") == "Series":
+            _drift_series(document)
+        (drifted / path.name).write_text(json.dumps(document))
+    with TCIATestServer(metadata_dir=drifted) as server:
+        result = run_codegen(project_copy, "--base-url", server.base_url, "--check")
+    assert result.returncode == 1
+    assert "attribute SoftwareVersions removed" in result.stdout
+
+
+def test_an_unreachable_server_is_one_clear_line(project_copy: Path) -> None:
+    result = run_codegen(project_copy, "--base-url", "http://127.0.0.1:9/services/TCIA/TCIA/query")
+    assert result.returncode == 2
+    assert "could not reach" in result.stderr and "Traceback" not in result.stderr

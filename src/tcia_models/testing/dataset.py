@@ -1,0 +1,157 @@
+"""The data a ``TCIATestServer`` serves: collections, patients, studies and series.
+
+The default dataset is the test-server data that TCIA's usage guide (v1) lists: 15 collections,
+16 patient studies and 42 series (``data/guide-test-data.json``; ``data/README.md`` tells how it
+was repaired from the guide's PDF text). A dataset file holds normalized tables whose keys are
+the API's attribute names; the server joins them into the flat rows the queries return.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Dataset", "ImageShape"]
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ImageShape:
+    """The pixel matrix of every generated DICOM image in a series."""
+
+    rows: int = 8
+    columns: int = 8
+
+
+@dataclass(frozen=True)
+class Dataset:
+    collections: tuple[Row, ...]
+    patients: tuple[Row, ...]
+    studies: tuple[Row, ...]
+    series: tuple[Row, ...]
+    shared_lists: Mapping[str, tuple[str, ...]] = field(default_factory=dict[str, tuple[str, ...]])
+    image_shape: ImageShape = ImageShape()
+    license: str = "Creative Commons Attribution 3.0 Unported License"
+    license_uri: str = "http://creativecommons.org/licenses/by/3.0/"
+
+    @classmethod
+    def guide(cls) -> Dataset:
+        """The test-server data of the TCIA REST API usage guide, v1."""
+        text = (
+            resources.files("tcia_models.testing")
+            .joinpath("data/guide-test-data.json")
+            .read_text("utf-8")
+        )
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Dataset:
+        """A dataset file of the same shape as ``data/guide-test-data.json``."""
+        return cls.from_dict(json.loads(Path(path).read_text("utf-8")))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Dataset:
+        shape = data.get("imageShape", {})
+        dataset = cls(
+            collections=tuple(data["collections"]),
+            patients=tuple(data["patients"]),
+            studies=tuple(data["studies"]),
+            series=tuple(data["series"]),
+            shared_lists={k: tuple(v) for k, v in data.get("sharedLists", {}).items()},
+            image_shape=ImageShape(**shape),
+        )
+        dataset._check_references()
+        return dataset
+
+    @classmethod
+    def synthetic(
+        cls,
+        *,
+        series_count: int,
+        images_per_series: int,
+        image_shape: ImageShape = ImageShape(),
+        collection: str = "SYNTHETIC",
+    ) -> Dataset:
+        """A made-up collection of same-sized series, for load and download benchmarks."""
+        root = "1.2.826.0.1.3680043.10.1404"
+        studies = [
+            {
+                "StudyInstanceUID": f"{root}.1.{n}",
+                "StudyDate": "2020-01-01",
+                "PatientID": f"SYN-{n:04d}",
+            }
+            for n in range(series_count)
+        ]
+        return cls(
+            collections=({"Collection": collection},),
+            patients=tuple(
+                {
+                    "PatientID": s["PatientID"],
+                    "PatientName": s["PatientID"],
+                    "Collection": collection,
+                }
+                for s in studies
+            ),
+            studies=tuple(studies),
+            series=tuple(
+                {
+                    "SeriesInstanceUID": f"{root}.2.{n}",
+                    "StudyInstanceUID": study["StudyInstanceUID"],
+                    "Modality": "CT",
+                    "SeriesDate": "2020-01-01",
+                    "SeriesNumber": 1,
+                    "BodyPartExamined": "CHEST",
+                    "Manufacturer": "SYNTHETIC",
+                    "ImageCount": images_per_series,
+                }
+                for n, study in enumerate(studies)
+            ),
+            image_shape=image_shape,
+        )
+
+    def _check_references(self) -> None:
+        patients = {p["PatientID"] for p in self.patients}
+        studies = {s["StudyInstanceUID"] for s in self.studies}
+        collections = {c["Collection"] for c in self.collections}
+        problems = [
+            f"patient {p['PatientID']}: unknown collection {p['Collection']!r}"
+            for p in self.patients
+            if p["Collection"] not in collections
+        ]
+        problems += [
+            f"study {s['StudyInstanceUID']}: unknown patient {s['PatientID']!r}"
+            for s in self.studies
+            if s["PatientID"] not in patients
+        ]
+        problems += [
+            f"series {s['SeriesInstanceUID']}: unknown study {s['StudyInstanceUID']!r}"
+            for s in self.series
+            if s["StudyInstanceUID"] not in studies
+        ]
+        if problems:
+            raise ValueError("inconsistent dataset: " + "; ".join(problems))
+
+    def series_rows(self) -> list[Row]:
+        """One flat row per series: the series joined with its study, patient and collection."""
+        patients = {p["PatientID"]: p for p in self.patients}
+        studies = {s["StudyInstanceUID"]: s for s in self.studies}
+        series_per_study: dict[str, int] = {}
+        for series in self.series:
+            uid = series["StudyInstanceUID"]
+            series_per_study[uid] = series_per_study.get(uid, 0) + 1
+        rows: list[Row] = []
+        for series in self.series:
+            study = studies[series["StudyInstanceUID"]]
+            patient = patients[study["PatientID"]]
+            row = {**patient, **study, **series}
+            row["SeriesCount"] = series_per_study[series["StudyInstanceUID"]]
+            rows.append(row)
+        return rows
+
+    def shared_list_members(self, name: str) -> Sequence[str]:
+        return self.shared_lists.get(name, ())

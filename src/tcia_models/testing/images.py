@@ -1,0 +1,173 @@
+"""Real DICOM files for the test server's series, and the ZIP archives ``getImage`` sends.
+
+Files are built with pydicom from the series' metadata, deterministically (the same bytes on
+every run), once per process: the cache is shared by every server started on the same dataset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .dataset import Dataset, ImageShape
+
+__all__ = ["ImageStore", "SeriesImages"]
+
+# DICOM storage SOP classes by modality; anything else is Secondary Capture.
+_SOP_CLASSES = {
+    "CR": "1.2.840.10008.5.1.4.1.1.1",
+    "DX": "1.2.840.10008.5.1.4.1.1.1.1",
+    "MG": "1.2.840.10008.5.1.4.1.1.1.2",
+    "CT": "1.2.840.10008.5.1.4.1.1.2",
+    "MR": "1.2.840.10008.5.1.4.1.1.4",
+    "PT": "1.2.840.10008.5.1.4.1.1.128",
+}
+_SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
+
+# Row attributes copied into every image, as (DICOM keyword, value kind).
+_COPIED = {
+    "PatientID": "text",
+    "PatientName": "text",
+    "PatientSex": "text",
+    "PatientAge": "text",
+    "StudyInstanceUID": "text",
+    "StudyDate": "date",
+    "StudyDescription": "text",
+    "StudyID": "text",
+    "SeriesInstanceUID": "text",
+    "SeriesDate": "date",
+    "SeriesDescription": "text",
+    "SeriesNumber": "int",
+    "Modality": "text",
+    "ProtocolName": "text",
+    "BodyPartExamined": "text",
+    "Manufacturer": "text",
+    "ManufacturerModelName": "text",
+    "SoftwareVersions": "text",
+}
+# Code String values are upper case in DICOM, whatever case the archive's metadata shows.
+_CODE_STRINGS = frozenset({"BodyPartExamined", "Modality", "PatientSex"})
+
+
+@dataclass(frozen=True)
+class SeriesImages:
+    """The DICOM files of one series, named as TCIA names them in a ZIP."""
+
+    files: tuple[tuple[str, bytes], ...]
+    sop_instance_uids: tuple[str, ...]
+
+    @property
+    def total_size(self) -> int:
+        return sum(len(data) for _, data in self.files)
+
+
+class ImageStore:
+    def __init__(self, dataset: Dataset) -> None:
+        self._dataset = dataset
+        self._rows = {row["SeriesInstanceUID"]: row for row in dataset.series_rows()}
+        self._images: dict[str, SeriesImages] = {}
+        self._archives: dict[tuple[str, bool], bytes] = {}
+        self._lock = threading.Lock()
+
+    def __contains__(self, series_uid: str) -> bool:
+        return series_uid in self._rows
+
+    def images(self, series_uid: str) -> SeriesImages:
+        with self._lock:
+            if series_uid not in self._images:
+                self._images[series_uid] = _build_series(
+                    self._rows[series_uid], self._dataset.image_shape
+                )
+            return self._images[series_uid]
+
+    def archive(self, series_uid: str, *, with_license: bool = True) -> bytes:
+        """The ZIP ``getImage`` sends: ``LICENSE`` first, then ``00000001.dcm``, ... (DEFLATE)."""
+        key = (series_uid, with_license)
+        images = self.images(series_uid)
+        with self._lock:
+            if key not in self._archives:
+                buffer = io.BytesIO()
+                with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+                    if with_license:
+                        archive.writestr(_fixed_time("LICENSE"), self._license_text(series_uid))
+                    for name, data in images.files:
+                        archive.writestr(_fixed_time(name), data)
+                self._archives[key] = buffer.getvalue()
+            return self._archives[key]
+
+    def _license_text(self, series_uid: str) -> str:
+        collection = self._rows[series_uid]["Collection"]
+        return (
+            f"The images of collection {collection} are licensed under the "
+            f"{self._dataset.license} ({self._dataset.license_uri}).\n"
+        )
+
+
+def _fixed_time(name: str) -> zipfile.ZipInfo:
+    """An entry with a fixed timestamp, so the archive is the same bytes on every run."""
+    info = zipfile.ZipInfo(name, date_time=(2014, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
+_cache_lock = threading.Lock()
+_series_cache: dict[tuple[str, ImageShape, int], SeriesImages] = {}
+
+
+def _build_series(row: Mapping[str, Any], shape: ImageShape) -> SeriesImages:
+    key = (row["SeriesInstanceUID"], shape, int(row.get("ImageCount") or 0))
+    with _cache_lock:
+        cached = _series_cache.get(key)
+    if cached is None:
+        cached = _write_series(row, shape)
+        with _cache_lock:
+            _series_cache[key] = cached
+    return cached
+
+
+def _write_series(row: Mapping[str, Any], shape: ImageShape) -> SeriesImages:
+    # pydicom is imported here: it is only needed once images are asked for.
+    from pydicom.dataset import Dataset as DicomDataset
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
+
+    series_uid = row["SeriesInstanceUID"]
+    sop_class = UID(_SOP_CLASSES.get(row["Modality"], _SECONDARY_CAPTURE))
+    files: list[tuple[str, bytes]] = []
+    uids: list[str] = []
+    for number in range(1, int(row.get("ImageCount") or 0) + 1):
+        sop_uid = generate_uid(prefix=None, entropy_srcs=[series_uid, str(number)])
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = sop_class
+        meta.MediaStorageSOPInstanceUID = sop_uid
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        image = DicomDataset()
+        image.file_meta = meta
+        image.SOPClassUID = sop_class
+        image.SOPInstanceUID = sop_uid
+        image.InstanceNumber = number
+        for keyword, kind in _COPIED.items():
+            value = row.get(keyword)
+            if value is None:
+                continue
+            if kind == "date":
+                value = value.replace("-", "")
+            elif keyword in _CODE_STRINGS:
+                value = value.upper()
+            setattr(image, keyword, value)
+        image.Rows, image.Columns = shape.rows, shape.columns
+        image.SamplesPerPixel = 1
+        image.PhotometricInterpretation = "MONOCHROME2"
+        image.BitsAllocated, image.BitsStored, image.HighBit = 16, 12, 11
+        image.PixelRepresentation = 0
+        image.PixelData = hashlib.shake_128(sop_uid.encode()).digest(2 * shape.rows * shape.columns)
+        buffer = io.BytesIO()
+        image.save_as(buffer, enforce_file_format=True)
+        files.append((f"{number:08d}.dcm", buffer.getvalue()))
+        uids.append(sop_uid)
+    return SeriesImages(files=tuple(files), sop_instance_uids=tuple(uids))

@@ -1,0 +1,375 @@
+"""``TCIATestServer``: TCIA's original (Bindaas) REST API over real HTTP on loopback.
+
+It serves the queries of the metadata snapshot (or of a ``metadata_dir``) over a dataset, the way
+TCIA answers them: formats, the ``api_key`` rule, errors, and ``getImage`` ZIPs of real DICOM
+files. Tests can inject faults and shape latency and bandwidth.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from .._metadata import packaged_metadata
+from .dataset import Dataset, Row
+from .faults import Fault, FaultQueue
+from .formats import CONTENT_TYPES, WRITERS
+from .images import ImageStore
+
+__all__ = ["DEFAULT_PATH", "RecordedRequest", "TCIATestServer"]
+
+DEFAULT_PATH = "/services/TCIA/TCIA/query"
+"""Where the queries live, as on TCIA (``services/TCIA/TCIA/query/<query>``)."""
+
+_CHUNK = 64 * 1024
+_SERVER_ERROR = b"Server was not able to process your request"
+_CONTROL_PARAMETERS = frozenset({"format", "api_key"})
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the server received it (for assertions in tests)."""
+
+    method: str
+    path: str
+    params: Mapping[str, str]
+    headers: Mapping[str, str]
+
+
+class _ConnectionDropped(Exception):
+    pass
+
+
+class TCIATestServer:
+    """A TCIA-compatible HTTP server on ``127.0.0.1`` (a free port unless ``port`` is given).
+
+    ``with TCIATestServer(api_keys={"secret"}) as server:`` then point any client at
+    ``server.base_url``. Without ``api_keys`` no key is needed.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_keys: Iterable[str] = (),
+        dataset: Dataset | None = None,
+        metadata_dir: str | Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        path: str = DEFAULT_PATH,
+        latency: float = 0.0,
+        bandwidth: float | None = None,
+    ) -> None:
+        self.api_keys = frozenset(api_keys)
+        self.dataset = dataset or Dataset.guide()
+        self.documents = _load_documents(metadata_dir)
+        self.path = "/" + path.strip("/")
+        self.latency = latency
+        """Seconds before the first byte of every response."""
+        self.bandwidth = bandwidth
+        """Bytes per second per connection, or ``None`` for as fast as possible."""
+        self.faults = FaultQueue()
+        self.requests: list[RecordedRequest] = []
+        self._table = self.dataset.series_rows()
+        self._images = ImageStore(self.dataset)
+        self._computed: Mapping[str, Callable[[Row], Any]] = {
+            "TotalSizeInBytes": lambda row: (
+                self._images.images(row["SeriesInstanceUID"]).total_size
+            ),
+            "ObjectCount": lambda row: len(self._images.images(row["SeriesInstanceUID"]).files),
+        }
+        self._host = host
+        self._httpd = _HTTPServer((host, port), self)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def origin(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """Where query names are appended, like TCIA's ``.../services/TCIA/TCIA/query``."""
+        return self.origin + self.path
+
+    def inject(self, fault: Fault, *, query: str | None = None, times: int = 1) -> None:
+        """Answer the next ``times`` requests (for ``query``, or any) with ``fault``."""
+        self.faults.add(fault, query=query, times=times)
+
+    def images(self, series_instance_uid: str) -> tuple[tuple[str, bytes], ...]:
+        """The DICOM files ``getImage`` sends for a series, as (ZIP entry name, bytes)."""
+        return self._images.images(series_instance_uid).files
+
+    def start(self) -> Self:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._httpd.server_close()
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted."""
+        try:
+            self._httpd.serve_forever(poll_interval=0.2)
+        finally:
+            self._httpd.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"TCIATestServer(base_url={self.base_url!r})"
+
+    # Request handling -------------------------------------------------------------------------
+
+    def dispatch(self, handler: BaseHTTPRequestHandler) -> None:
+        """Answer one request (called by the server's handler threads)."""
+        assert isinstance(handler, _Handler)
+        url = urlsplit(handler.path)
+        params = dict(parse_qsl(url.query, keep_blank_values=True))
+        headers = {key.lower(): value for key, value in handler.headers.items()}
+        self.requests.append(RecordedRequest(handler.command, url.path, params, headers))
+        query, is_metadata = self._route(unquote(url.path))
+        fault = self.faults.take(query)
+        if fault and fault.delay:
+            time.sleep(fault.delay)
+        if fault and fault.status is not None:
+            extra = (
+                {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+            )
+            handler.respond(
+                fault.status, fault.body, fault.content_type or "text/plain", extra, fault
+            )
+            return
+        if self.api_keys and (params.get("api_key") or headers.get("api_key")) not in self.api_keys:
+            handler.respond(401, b"", "text/plain", fault=fault)
+            return
+        if query is None:
+            handler.respond(404, b"Not Found", "text/plain", fault=fault)
+            return
+        document = self.documents[query]
+        if is_metadata:
+            handler.respond(200, json.dumps(document).encode(), "application/json", fault=fault)
+            return
+        for parameter in document["queryParameters"]:
+            if parameter["required"] and not params.get(parameter["name"]):
+                message = f"A parameter, {parameter['name']} is required for this API call."
+                handler.respond(400, message.encode(), "application/json", fault=fault)
+                return
+        if "ZIP" in document["returnTypes"]:
+            self._send_archive(handler, params, fault)
+        else:
+            self._send_rows(handler, document, params, fault)
+
+    def _route(self, path: str) -> tuple[str | None, bool]:
+        prefix = self.path + "/"
+        if not path.startswith(prefix):
+            return None, False
+        name, _, rest = path[len(prefix) :].partition("/")
+        if name not in self.documents or rest not in ("", "metadata"):
+            return None, False
+        return name, rest == "metadata"
+
+    def _send_rows(
+        self,
+        handler: _Handler,
+        document: Mapping[str, Any],
+        params: Mapping[str, str],
+        fault: Fault | None,
+    ) -> None:
+        columns = [(a["name"], a["type"]) for a in document["attributes"]]
+        rows = self._select(document, params)
+        requested = params.get("format", "json").lower()
+        if requested not in WRITERS:
+            body = _SERVER_ERROR if rows else b""
+            handler.respond(500 if rows else 200, body, "text/plain", fault=fault)
+            return
+        body = WRITERS[requested](rows, columns) if rows else b""
+        handler.respond(200, body, CONTENT_TYPES[requested], fault=fault)
+
+    def _select(self, document: Mapping[str, Any], params: Mapping[str, str]) -> list[Row]:
+        """Filter the joined table by the query's parameters, then project onto its attributes."""
+        rows: Iterable[Row] = self._table
+        for parameter in document["queryParameters"]:
+            name = parameter["name"]
+            if name not in params or name in _CONTROL_PARAMETERS:
+                continue
+            wanted = params[name]
+            if name == "name":  # ContentsByName: the members of a shared list
+                members = set(self.dataset.shared_list_members(wanted))
+                rows = [row for row in rows if row["SeriesInstanceUID"] in members]
+            else:  # MySQL's default collation: equality ignores case
+                folded = wanted.casefold()
+                rows = [row for row in rows if str(row.get(name, "")).casefold() == folded]
+        names = [attribute["name"] for attribute in document["attributes"]]
+        selected: dict[tuple[tuple[str, Any], ...], Row] = {}
+        for row in rows:
+            projected = {name: self._value(row, name) for name in names}
+            projected = {name: value for name, value in projected.items() if value is not None}
+            selected.setdefault(tuple(projected.items()), projected)
+        return list(selected.values())
+
+    def _value(self, row: Row, name: str) -> Any:
+        if name in self._computed:
+            return self._computed[name](row)
+        return row.get(name)
+
+    def _send_archive(
+        self, handler: _Handler, params: Mapping[str, str], fault: Fault | None
+    ) -> None:
+        uid = params["SeriesInstanceUID"]
+        if uid not in self._images:
+            handler.respond(200, b"", "application/octet-stream", fault=fault)
+            return
+        body = self._images.archive(uid)
+        if fault and fault.extra_zip_entries:
+            body = _with_entries(body, fault.extra_zip_entries)
+        headers = {
+            "Content-Disposition": f'attachment; filename="{uid}.zip"',
+            "imageCount": str(len(self._images.images(uid).files)),
+        }
+        handler.respond(200, body, "application/octet-stream", headers, fault, chunked=True)
+
+
+def _with_entries(archive: bytes, entries: tuple[tuple[str, bytes], ...]) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO(archive)
+    with zipfile.ZipFile(buffer, "a") as zipped:
+        for name, data in entries:
+            zipped.writestr(zipfile.ZipInfo(name, date_time=(2014, 1, 1, 0, 0, 0)), data)
+    return buffer.getvalue()
+
+
+def _load_documents(metadata_dir: str | Path | None) -> dict[str, Mapping[str, Any]]:
+    if metadata_dir is None:
+        return dict(packaged_metadata().documents)
+    documents: dict[str, Mapping[str, Any]] = {}
+    for path in sorted(Path(metadata_dir).glob("*.json")):
+        documents[path.stem] = json.loads(path.read_text("utf-8"))
+    if not documents:
+        raise ValueError(f"no metadata documents (*.json) in {metadata_dir}")
+    return documents
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+    def __init__(self, address: tuple[str, int], app: TCIATestServer) -> None:
+        self.app = app
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Without TCP_NODELAY every keep-alive response waits ~40 ms on Nagle's algorithm.
+    disable_nagle_algorithm = True
+    timeout = 60
+    server_version = "tcia-models-test-server"
+
+    def do_GET(self) -> None:
+        try:
+            self._http_server.app.dispatch(self)
+        except (_ConnectionDropped, BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    @property
+    def _http_server(self) -> _HTTPServer:
+        assert isinstance(self.server, _HTTPServer)
+        return self.server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests read ``server.requests`` instead."""
+
+    def respond(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        headers: Mapping[str, str] | None = None,
+        fault: Fault | None = None,
+        *,
+        chunked: bool = False,
+    ) -> None:
+        app = self._http_server.app
+        if app.latency:
+            time.sleep(app.latency)
+        if fault:
+            body = fault.spoil(body)
+            content_type = fault.content_type or content_type
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        limit = fault.drop_after if fault else None
+        self._write_body(body, chunked=chunked, limit=limit, bandwidth=app.bandwidth)
+
+    def _write_body(
+        self, body: bytes, *, chunked: bool, limit: int | None, bandwidth: float | None
+    ) -> None:
+        started, sent = time.monotonic(), 0
+        for start in range(0, len(body), _CHUNK):
+            piece = body[start : start + _CHUNK]
+            if limit is not None and sent + len(piece) > limit:
+                piece = piece[: limit - sent]
+                self._write_piece(piece, chunked=chunked)
+                self._drop()
+            self._write_piece(piece, chunked=chunked)
+            sent += len(piece)
+            if bandwidth:
+                ahead = sent / bandwidth - (time.monotonic() - started)
+                if ahead > 0:
+                    time.sleep(ahead)
+        if limit is not None:
+            self._drop()
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
+
+    def _write_piece(self, piece: bytes, *, chunked: bool) -> None:
+        if not piece:
+            return
+        if chunked:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+        else:
+            self.wfile.write(piece)
+
+    def _drop(self) -> None:
+        self.wfile.flush()
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+        raise _ConnectionDropped
