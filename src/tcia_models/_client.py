@@ -1,0 +1,222 @@
+"""``TCIAClient``: the synchronous client (httpx.Client transport)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from ._base_client import ClientCore, PreparedRequest, ensure_tcia_error
+from ._constants import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DOWNLOAD_CHUNK
+from ._download import DownloadOutcome, DownloadResult, SeriesDownload
+from ._generated import QUERIES, SyncQueries
+from ._progress import ProgressBar
+from ._specs import ModelT, QuerySpec, TabularFormat
+
+__all__ = ["TCIAClient"]
+
+
+class TCIAClient(SyncQueries):
+    """A typed client for TCIA's REST API: one method per query, typed results.
+
+    ``with TCIAClient(api_key="...") as tcia: tcia.get_series(collection="TCGA-GBM")``.
+    The API key and base URL default to ``TCIA_API_KEY`` and ``TCIA_BASE_URL``. One connection
+    pool serves every call; 429, 5xx and broken connections are retried with backoff.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        self._core = ClientCore(base_url=base_url, api_key=api_key, max_retries=max_retries)
+        self._http = http_client or httpx.Client(timeout=timeout, follow_redirects=True)
+        self._owns_http = http_client is None
+
+    @property
+    def base_url(self) -> str:
+        return self._core.base_url
+
+    def __repr__(self) -> str:
+        return f"TCIAClient(base_url={self.base_url!r})"
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # Transport ------------------------------------------------------------------------------
+
+    def _send(self, request: PreparedRequest, *, stream: bool = False) -> httpx.Response:
+        attempt = 0
+        while True:
+            http_request = self._http.build_request(
+                "GET",
+                self._core.base_url + request.path,
+                params=request.params,
+                headers=self._core.headers,
+            )
+            try:
+                response = self._http.send(http_request, stream=stream)
+            except httpx.TransportError as error:
+                delay = self._core.retry_delay(attempt, None)
+                if delay is None:
+                    raise self._core.connection_error(request, error) from None
+                reason = type(error).__name__
+            else:
+                if response.is_success:
+                    return response
+                delay = self._core.retry_delay(attempt, response)
+                if stream:
+                    response.read()
+                    response.close()
+                if delay is None:
+                    raise self._core.status_error(request, response)
+                reason = f"HTTP {response.status_code}"
+            self._core.log_retry(request, reason, delay, attempt)
+            time.sleep(delay)
+            attempt += 1
+
+    def _run_rows(
+        self, spec: QuerySpec[ModelT], arguments: Mapping[str, object], format: TabularFormat
+    ) -> list[ModelT]:
+        request = self._core.prepare(spec, arguments, format)
+        return self._core.rows(spec, request, self._send(request).content)
+
+    def _run_one(
+        self, spec: QuerySpec[ModelT], arguments: Mapping[str, object], format: TabularFormat
+    ) -> ModelT:
+        request = self._core.prepare(spec, arguments, format)
+        return self._core.one(spec, request, self._send(request).content)
+
+    def _run_archive(
+        self, spec: QuerySpec[Any], arguments: Mapping[str, object], path: str | os.PathLike[str]
+    ) -> Path:
+        request = self._core.prepare(spec, arguments, "zip")
+        target = Path(path)
+        partial = target.with_name(f".{target.name}.part")
+        try:
+            self._stream_to(request, partial, None)
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
+        return target
+
+    def raw(
+        self, query: str, params: Mapping[str, object] | None = None, format: str | None = None
+    ) -> bytes:
+        """The response body of any query in any format (``"html"`` included), unparsed."""
+        return self._send(self._core.prepare_raw(query, params or {}, format)).content
+
+    # Downloads ------------------------------------------------------------------------------
+
+    def _stream_to(self, request: PreparedRequest, path: Path, bar: ProgressBar | None) -> None:
+        """Stream a response body to ``path``, starting over when the connection breaks."""
+        attempt = 0
+        while True:
+            received = 0
+            try:
+                with path.open("wb") as sink:
+                    response = self._send(request, stream=True)
+                    try:
+                        for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
+                            sink.write(chunk)
+                            received += len(chunk)
+                            if bar:
+                                bar.advance(len(chunk))
+                    finally:
+                        response.close()
+                return
+            except httpx.TransportError as error:
+                if bar:
+                    bar.advance(-received)
+                delay = self._core.retry_delay(attempt, None)
+                if delay is None:
+                    raise self._core.connection_error(request, error) from None
+                self._core.log_retry(
+                    request, f"{type(error).__name__} mid-download", delay, attempt
+                )
+                time.sleep(delay)
+                attempt += 1
+
+    def download_series(
+        self,
+        series_instance_uid: str,
+        dest: str | os.PathLike[str],
+        *,
+        extract: bool = True,
+        progress: bool = False,
+    ) -> DownloadResult:
+        """Download one series into ``dest/<uid>/`` (or ``dest/<uid>.zip`` with ``extract=False``).
+
+        The ZIP is streamed to a temporary file (constant memory), checked (integrity, and
+        image count and bytes against getSeriesSize), extracted refusing unsafe entries, and
+        only then moved into place. A series already complete on disk is skipped.
+        """
+        download = SeriesDownload(series_instance_uid, dest, extract=extract)
+        existing = download.existing()
+        if existing is not None:
+            return existing
+        size = self.get_series_size(series_instance_uid=series_instance_uid)
+        request = self._core.prepare(
+            QUERIES["getImage"], {"SeriesInstanceUID": series_instance_uid}, "zip"
+        )
+        with ProgressBar(progress, series_instance_uid, size.TotalSizeInBytes) as bar:
+            try:
+                self._stream_to(request, download.temporary_archive(), bar)
+                result = download.finish(
+                    object_count=size.ObjectCount, total_size=size.TotalSizeInBytes
+                )
+            finally:
+                download.discard()
+            bar.complete()
+        return result
+
+    def download_many(
+        self,
+        series_instance_uids: Iterable[str],
+        dest: str | os.PathLike[str],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        extract: bool = True,
+        progress: bool = False,
+    ) -> list[DownloadOutcome]:
+        """Download several series, ``concurrency`` at a time; one failure stops no other.
+
+        Returns one outcome per UID, in the order given.
+        """
+        uids = list(series_instance_uids)
+        with ProgressBar(progress, "series", len(uids), unit="items") as bar:
+
+            def one(uid: str) -> DownloadOutcome:
+                try:
+                    return DownloadOutcome(
+                        uid, result=self.download_series(uid, dest, extract=extract)
+                    )
+                except Exception as error:  # every failure is reported, none aborts the others
+                    return DownloadOutcome(uid, error=ensure_tcia_error(error, uid))
+                finally:
+                    bar.advance(1)
+
+            with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+                return list(pool.map(one, uids))
