@@ -1,5 +1,8 @@
 # Two commands for a fresh machine with Python 3.11 and pip: `make demo` and `make test`.
 PYTHON ?= python3
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
@@ -33,6 +36,33 @@ codegen: $(INSTALLED)
 
 check-codegen: $(INSTALLED)
 	$(BIN)/python -m codegen --check
+
+# The main job end to end on the bundled server: codegen against it, typed queries as tables,
+# two series downloaded with a progress bar, and a drift check. Any failing step fails the target.
+demo: $(INSTALLED)
+	@port=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	base="http://127.0.0.1:$$port/services/TCIA/TCIA/query"
+	$(BIN)/tcia serve --port "$$port" > /dev/null &
+	server=$$!
+	trap 'kill $$server 2> /dev/null || true' EXIT
+	for _ in $$(seq 50); do
+	    $(BIN)/python -c 'import httpx, sys; httpx.get(sys.argv[1]).raise_for_status()' "$$base/getCollectionValues" 2> /dev/null && break
+	    sleep 0.2
+	done
+	echo "== Bundled TCIA server at $$base"
+	echo "== Codegen against the server (--base-url, then --check)"
+	$(BIN)/python -m codegen --base-url "$$base"
+	$(BIN)/python -m codegen --base-url "$$base" --check
+	echo "== Typed queries"
+	$(BIN)/tcia query getCollectionValues --base-url "$$base"
+	$(BIN)/tcia query getSeries --collection "RIDER Lung PET-CT" --base-url "$$base" \
+	    --columns SeriesInstanceUID,Modality,SeriesDate,SeriesDescription,ImageCount
+	echo "== Download two series"
+	uids=$$($(BIN)/tcia query getSeries --collection "RIDER Lung PET-CT" --format json --base-url "$$base" \
+	    | $(BIN)/python -c 'import json, sys; print(" ".join(r["SeriesInstanceUID"] for r in json.load(sys.stdin)[:2]))')
+	$(BIN)/tcia download $$uids --out demo-data --base-url "$$base"
+	echo "== Drift check"
+	$(BIN)/tcia drift --base-url "$$base"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache dist build

@@ -66,7 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.check:
         return _check(config, documents, files)
     if args.base_url:
-        _write_snapshot(config, args.base_url, documents)
+        if documents == snapshot:
+            print(f"codegen: the {len(documents)} documents at {args.base_url} match the snapshot")
+        else:
+            _write_snapshot(config, args.base_url, documents)
+            print(f"codegen: wrote the snapshot from {args.base_url}")
     _replace_directory(config.output, files)
     print(f"codegen: wrote {len(files)} files to {config.relative(config.output)}")
     return 0

@@ -6,6 +6,7 @@ import ast
 import importlib
 import inspect
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -288,10 +289,39 @@ def test_fetching_from_a_server_writes_the_snapshot_and_a_lock(project_copy: Pat
             ).returncode
             == 0
         )
+        assert "match the snapshot" in result.stdout
+    # The same documents: nothing in the snapshot or its lock changes.
     assert {path.name: path.read_text() for path in snapshot.iterdir()} == before
     lock = json.loads((project_copy / "schema" / "snapshot.lock.json").read_text())
+    assert lock == json.loads((ROOT / "schema" / "snapshot.lock.json").read_text())
+    assert run_codegen(project_copy, "--check").returncode == 0
+
+
+def test_fetching_changed_metadata_rewrites_snapshot_lock_and_code(
+    project_copy: Path, tmp_path: Path
+) -> None:
+    from tcia_models.testing import TCIATestServer
+
+    served = tmp_path / "served"
+    shutil.copytree(project_copy / "schema" / "metadata", served)
+    document = json.loads((served / "getPatient.json").read_text())
+    document["attributes"].append(
+        {"name": "Phantom", "dicomTag": "NA", "description": "YES or NO", "type": "string"}
+    )
+    (served / "getPatient.json").write_text(json.dumps(document))
+    with TCIATestServer(metadata_dir=served) as server:
+        result = run_codegen(project_copy, "--base-url", server.base_url)
+    assert result.returncode == 0, result.stderr
+    assert "wrote the snapshot" in result.stdout
+    written = json.loads((project_copy / "schema" / "metadata" / "getPatient.json").read_text())
+    assert written["attributes"][-1]["name"] == "Phantom"
+    lock = json.loads((project_copy / "schema" / "snapshot.lock.json").read_text())
     assert lock["source"] == server.base_url
-    assert set(lock["sha256"]) == {name.removesuffix(".json") for name in before}
+    assert set(lock["sha256"]) == {path.stem for path in served.iterdir()}
+    assert (
+        "Phantom: str | None = None"
+        in (project_copy / "src/tcia_models/_generated/patient.py").read_text()
+    )
     assert run_codegen(project_copy, "--check").returncode == 0
 
 

@@ -37,7 +37,8 @@ class ProgressBar:
             columns.append(TransferSpeedColumn())
         columns.append(TimeRemainingColumn())
         self._progress = Progress(*columns, transient=False)
-        self._task = self._progress.add_task(description, total=total)
+        short = description if len(description) <= 28 else "…" + description[-27:]
+        self._task = self._progress.add_task(short, total=total)
 
     def advance(self, amount: float) -> None:
         if self._progress is not None:

@@ -1,0 +1,300 @@
+"""``tcia``: query TCIA, download series, check for drift, and run the bundled server.
+
+One subcommand per query comes from the query specs, its options from the metadata.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from ._generated import QUERIES
+from ._model import TCIAModel
+from ._specs import QuerySpec
+
+__all__ = ["main"]
+
+_PARAMETER_TYPES: dict[str, Any] = {"integer": int, "number": float}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _connection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--base-url", help="the API's base URL (default: $TCIA_BASE_URL, or TCIA's)"
+    )
+    parser.add_argument("--api-key", help="the API key (default: $TCIA_API_KEY)")
+
+
+def _requirement(required: bool) -> str:
+    return "required" if required else "optional"
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tcia", description=__doc__)
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
+
+    query = commands.add_parser(
+        "query", help="run one query and print its rows", description="Run one TCIA query."
+    )
+    queries = query.add_subparsers(
+        dest="query", required=True, metavar="QUERY", parser_class=_Parser
+    )
+    for spec in QUERIES.values():
+        if spec.model is None:
+            continue  # archives: see `tcia download`
+        sub = queries.add_parser(
+            spec.name,
+            aliases=[spec.method_name.replace("_", "-")],
+            help=spec.description,
+            description=f"{spec.description}. Rows: {spec.model.__name__}.",
+        )
+        sub.set_defaults(spec=spec)
+        for parameter in spec.parameters:
+            sub.add_argument(
+                f"--{parameter.python_name.replace('_', '-')}",
+                dest=parameter.python_name,
+                required=parameter.required,
+                type=_PARAMETER_TYPES.get(parameter.type, str),
+                help=f"{parameter.description} ({_requirement(parameter.required)})",
+            )
+        sub.add_argument(
+            "--format", choices=["table", "json", "csv"], default="table", help="output format"
+        )
+        sub.add_argument(
+            "--columns", help="comma-separated attributes to show (default: all with values)"
+        )
+        _connection_options(sub)
+    query.set_defaults(handler=_query)
+
+    download = commands.add_parser("download", help="download series (DICOM) into a folder")
+    download.add_argument("uids", nargs="*", metavar="UID", help="SeriesInstanceUIDs")
+    download.add_argument(
+        "--from-file", type=Path, help="a file with one SeriesInstanceUID per line"
+    )
+    download.add_argument("--out", type=Path, required=True, help="the folder to download into")
+    download.add_argument("--concurrency", type=int, default=4, help="series at a time (default 4)")
+    download.add_argument("--no-extract", action="store_true", help="keep each series as its ZIP")
+    download.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _connection_options(download)
+    download.set_defaults(handler=_download)
+
+    drift = commands.add_parser(
+        "drift",
+        help="compare a server's metadata with the installed models",
+        description="Exit 0 when the server's metadata matches the installed models, 1 on drift, "
+        "2 when the check could not run.",
+    )
+    drift.add_argument("--format", choices=["text", "json"], default="text")
+    _connection_options(drift)
+    drift.set_defaults(handler=_drift)
+
+    serve = commands.add_parser("serve", help="run the bundled TCIA-compatible test server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument(
+        "--api-key", action="append", default=[], help="require this key (repeatable)"
+    )
+    serve.set_defaults(handler=_serve)
+
+    demo = commands.add_parser(
+        "demo", help="query and download from the bundled server, then check drift"
+    )
+    demo.add_argument(
+        "--out", type=Path, default=Path("demo-data"), help="download folder (default demo-data)"
+    )
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    from ._exceptions import TCIAError
+
+    try:
+        code: int = args.handler(args)
+        return code
+    except TCIAError as error:
+        print(f"tcia: {error}", file=sys.stderr)
+        return 2 if args.command == "drift" else 1
+    except ImportError as error:  # an optional dependency the command needs
+        print(f"tcia: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from ._client import TCIAClient
+
+    return TCIAClient(api_key=args.api_key, base_url=args.base_url)
+
+
+def _query(args: argparse.Namespace) -> int:
+    spec: QuerySpec[Any] = args.spec
+    arguments = {p.python_name: getattr(args, p.python_name) for p in spec.parameters}
+    with _client(args) as tcia:
+        result = getattr(tcia, spec.method_name)(**arguments)
+    rows: list[TCIAModel] = [result] if spec.single_row else result
+    columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
+    _print_rows(rows, args.format, title=spec.name, columns=columns)
+    return 0
+
+
+def _columns(rows: Sequence[TCIAModel]) -> list[str]:
+    """Every field that any row has a value for, model fields first, then unknown keys."""
+    names: dict[str, None] = {}
+    for row in rows:
+        for name, value in row.model_dump().items():
+            if value is not None:
+                names.setdefault(name)
+    return list(names)
+
+
+def _print_rows(
+    rows: Sequence[TCIAModel], format: str, *, title: str, columns: Sequence[str] | None = None
+) -> None:
+    if format == "json":
+        print(
+            json.dumps([row.model_dump(mode="json", exclude_none=True) for row in rows], indent=2)
+        )
+        return
+    columns = columns or _columns(rows)
+    if format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            data = row.model_dump(mode="json")
+            writer.writerow(["" if data.get(c) is None else data[c] for c in columns])
+        return
+    console, table = _rich_table(title, columns)
+    for row in rows:
+        data = row.model_dump(mode="json")
+        table.add_row(*("" if data.get(c) is None else str(data[c]) for c in columns))
+    table.caption = f"{len(rows)} row{'s' if len(rows) != 1 else ''}"
+    console.print(table)
+
+
+def _rich_table(title: str, columns: Sequence[str]) -> tuple[Any, Any]:
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        raise ImportError(
+            "tables need rich: pip install 'tcia-models[cli]' (or use --format json)"
+        ) from None
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return Console(), table
+
+
+def _read_uids(args: argparse.Namespace) -> list[str]:
+    uids = list(args.uids)
+    if args.from_file is not None:
+        try:
+            text = args.from_file.read_text("utf-8")
+        except OSError as error:
+            raise SystemExit(
+                f"tcia download: error: cannot read {args.from_file}: {error.strerror}"
+            ) from None
+        uids += [
+            line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+        ]
+    if not uids:
+        raise SystemExit(
+            "tcia download: error: give series UIDs or --from-file (see tcia download --help)"
+        )
+    return list(dict.fromkeys(uids))
+
+
+def _download(args: argparse.Namespace) -> int:
+    from ._async_client import AsyncTCIAClient
+
+    uids = _read_uids(args)
+
+    async def run() -> list[Any]:
+        async with AsyncTCIAClient(api_key=args.api_key, base_url=args.base_url) as tcia:
+            return await tcia.download_many(
+                uids,
+                args.out,
+                concurrency=args.concurrency,
+                extract=not args.no_extract,
+                progress=not args.no_progress,
+            )
+
+    outcomes = asyncio.run(run())
+    done = [o.result for o in outcomes if o.result is not None]
+    fresh = [r for r in done if not r.skipped]
+    failed = [o for o in outcomes if o.error is not None]
+    print(
+        f"Downloaded {len(fresh)} series ({sum(r.file_count for r in fresh)} images, "
+        f"{_human_bytes(sum(r.bytes for r in fresh))}) to {args.out}; "
+        f"{len(done) - len(fresh)} already complete; {len(failed)} failed."
+    )
+    for outcome in failed:
+        print(f"  failed: {outcome.series_instance_uid}: {outcome.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _human_bytes(size: float) -> str:
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
+
+
+def _drift(args: argparse.Namespace) -> int:
+    from .drift import check_drift
+
+    report = check_drift(args.base_url, api_key=args.api_key)
+    print(json.dumps(report.as_dict(), indent=2) if args.format == "json" else report.as_text())
+    return 1 if report.drifted else 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .testing import TCIATestServer
+
+    server = TCIATestServer(host=args.host, port=args.port, api_keys=args.api_key)
+    print(f"TCIA test server at {server.base_url} (Ctrl-C to stop)", flush=True)
+    server.serve_forever()
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from ._client import TCIAClient
+    from .drift import check_drift
+    from .testing import TCIATestServer
+
+    with TCIATestServer() as server, TCIAClient(base_url=server.base_url) as tcia:
+        print(f"Bundled TCIA server at {server.base_url}\n")
+        _print_rows(tcia.get_collection_values(), "table", title="getCollectionValues")
+        series = tcia.get_series(collection="RIDER Lung PET-CT")
+        shown = ["SeriesInstanceUID", "Modality", "SeriesDate", "SeriesDescription", "ImageCount"]
+        _print_rows(series, "table", title="getSeries (RIDER Lung PET-CT)", columns=shown)
+        for item in series[:2]:
+            result = tcia.download_series(item.SeriesInstanceUID, args.out, progress=True)
+            print(f"{result.file_count} images, {result.bytes} bytes in {result.path}")
+        report = check_drift(server.base_url)
+        print(report.as_text())
+    return 1 if report.drifted else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(sys.argv[1:] if len(sys.argv) > 1 else None))
+    os._exit(0)
