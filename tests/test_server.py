@@ -395,3 +395,104 @@ def test_requests_are_recorded(server: TCIATestServer, http: httpx.Client) -> No
     http.get("getPatient", params={"Collection": "TCGA-OV"})
     recorded = server.requests[before]
     assert recorded.path.endswith("/getPatient") and recorded.params == {"Collection": "TCGA-OV"}
+
+
+# NBIA paths, tokens, remote fault control -----------------------------------------------------
+
+
+def test_nbia_paths_serve_the_same_data(server: TCIATestServer) -> None:
+    nbia = server.origin + "/nbia-api/services"
+    for version in ("v1", "v4"):
+        rows = httpx.get(f"{nbia}/{version}/getSeries", params={"Collection": "TCGA-KIRC"}).json()
+        assert len(rows) == 3
+    assert (
+        len(
+            httpx.get(
+                f"{nbia}/v1/getContentsByName", params={"name": "guide-rider-phantom-mri"}
+            ).json()
+        )
+        == 7
+    )
+    assert httpx.get(f"{nbia}/v4/getNothing").status_code == 404
+
+
+def test_nbia_v2_needs_a_bearer_token_from_the_token_endpoint() -> None:
+    with TCIATestServer(users={"alice": "pw"}, token_lifetime=0.5) as nbia:
+        url = nbia.origin + "/nbia-api/services/v2/getCollectionValues"
+        assert httpx.get(url).status_code == 401
+        refused = httpx.post(
+            nbia.origin + "/nbia-api/oauth/token",
+            data={"grant_type": "password", "username": "alice", "password": "no"},
+        )
+        assert refused.status_code == 401
+        token = httpx.post(
+            nbia.origin + "/nbia-api/services/oauth/token",
+            data={
+                "grant_type": "password",
+                "username": "alice",
+                "password": "pw",
+                "client_id": "NBIA",
+            },
+        ).json()
+        assert token["expires_in"] == 0.5 and token["refresh_token"]
+        bearer = {"Authorization": f"Bearer {token['access_token']}"}
+        assert len(httpx.get(url, headers=bearer).json()) == 15
+        time.sleep(0.6)
+        assert httpx.get(url, headers=bearer).status_code == 401  # expired
+        renewed = httpx.post(
+            nbia.origin + "/nbia-api/oauth/token",
+            data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
+        ).json()
+        assert (
+            httpx.get(
+                url, headers={"Authorization": f"Bearer {renewed['access_token']}"}
+            ).status_code
+            == 200
+        )
+
+
+def test_get_image_with_md5_hash(server: TCIATestServer) -> None:
+    uid = "1.3.6.1.4.1.9328.50.4.10416"
+    response = httpx.get(
+        server.origin + "/nbia-api/services/v1/getImageWithMD5Hash",
+        params={"SeriesInstanceUID": uid},
+    )
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    names = archive.namelist()
+    assert "LICENSE" not in names and names[-1] == "md5hashes.csv"
+    lines = archive.read("md5hashes.csv").decode().splitlines()
+    assert lines[0] == "Filename,MD5Hash" and len(lines) == 6
+    import hashlib
+
+    for line in lines[1:]:
+        name, digest = line.split(",")
+        assert hashlib.md5(archive.read(name)).hexdigest() == digest
+
+
+def test_faults_can_be_injected_from_another_process(
+    server: TCIATestServer, http: httpx.Client
+) -> None:
+    control = server.origin + "/_tcia_test/faults"
+    assert (
+        httpx.post(
+            control, json={"fault": {"status": 503, "retry_after": 1}, "query": "getPatient"}
+        ).status_code
+        == 204
+    )
+    response = http.get("getPatient")
+    assert (response.status_code, response.headers["retry-after"]) == (503, "1")
+    assert http.get("getPatient").status_code == 200
+    assert httpx.post(control, json={"fault": {"nonsense": 1}}).status_code == 400
+
+
+def test_connect_latency_is_paid_once_per_connection() -> None:
+    with TCIATestServer(connect_latency=0.2) as far:
+        with httpx.Client() as reused:
+            started = time.monotonic()
+            for _ in range(3):
+                reused.get(far.base_url + "/getCollectionValues")
+            assert 0.2 <= time.monotonic() - started < 0.6
+        started = time.monotonic()
+        for _ in range(3):
+            httpx.get(far.base_url + "/getCollectionValues")
+        assert time.monotonic() - started >= 0.6

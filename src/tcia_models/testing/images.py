@@ -85,20 +85,36 @@ class ImageStore:
                 )
             return self._images[series_uid]
 
-    def archive(self, series_uid: str, *, with_license: bool = True) -> bytes:
-        """The ZIP ``getImage`` sends: ``LICENSE`` first, then ``00000001.dcm``, ... (DEFLATE)."""
-        key = (series_uid, with_license)
+    def archive(self, series_uid: str, *, md5: bool = False) -> bytes:
+        """The ZIP ``getImage`` sends: ``LICENSE`` first, then ``00000001.dcm``, ... (DEFLATE).
+
+        With ``md5`` it is NBIA's getImageWithMD5Hash: no LICENSE, and ``md5hashes.csv`` last.
+        """
+        key = (series_uid, md5)
         images = self.images(series_uid)
         with self._lock:
             if key not in self._archives:
                 buffer = io.BytesIO()
                 with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-                    if with_license:
+                    if not md5:
                         archive.writestr(_fixed_time("LICENSE"), self._license_text(series_uid))
                     for name, data in images.files:
                         archive.writestr(_fixed_time(name), data)
+                    if md5:
+                        hashes = "".join(
+                            f"{name},{hashlib.md5(data, usedforsecurity=False).hexdigest()}\n"
+                            for name, data in images.files
+                        )
+                        archive.writestr(
+                            _fixed_time("md5hashes.csv"), "Filename,MD5Hash\n" + hashes
+                        )
                 self._archives[key] = buffer.getvalue()
             return self._archives[key]
+
+    def warm(self) -> None:
+        """Build every series' files and archive now, so no request waits for them."""
+        for series_uid in self._rows:
+            self.archive(series_uid)
 
     def _license_text(self, series_uid: str) -> str:
         collection = self._rows[series_uid]["Collection"]

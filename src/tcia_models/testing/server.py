@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
+import secrets
 import socket
 import threading
 import time
@@ -50,6 +52,59 @@ class _ConnectionDropped(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class _Route:
+    api: str
+    """``bindaas``, ``nbia-v1``, ``nbia-v2``, ``nbia-v4``, ``token``, ``control`` or ``none``."""
+    query: str | None = None
+    metadata: bool = False
+    md5: bool = False
+    """NBIA's getImageWithMD5Hash: the archive with ``md5hashes.csv`` and no LICENSE."""
+
+
+_CONTROL_PATH = "/_tcia_test/faults"
+_TOKEN_PATHS = frozenset({"/nbia-api/oauth/token", "/nbia-api/services/oauth/token"})
+_NBIA_PATH = re.compile(
+    r"^/nbia-api/services/(?:(?P<version>v1|v2|v4)/)?(?P<query>[A-Za-z][A-Za-z0-9]*)$"
+)
+# NBIA's names for the snapshot's queries, where they differ.
+_NBIA_ALIASES = {"getContentsByName": "ContentsByName", "getImageWithMD5Hash": "getImage"}
+
+
+class _Tokens:
+    """OAuth tokens the server issued, with their expiry."""
+
+    def __init__(self, lifetime: float) -> None:
+        self.lifetime = lifetime
+        self._lock = threading.Lock()
+        self._access: dict[str, float] = {}
+        self._refresh: dict[str, str] = {}
+
+    def issue(self, user: str) -> dict[str, Any]:
+        access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        with self._lock:
+            self._access[access] = time.monotonic() + self.lifetime
+            self._refresh[refresh] = user
+        return {
+            "access_token": access,
+            "token_type": "bearer",
+            "expires_in": self.lifetime,
+            "refresh_token": refresh,
+            "refresh_expires_in": self.lifetime * 12,
+            "scope": "openid",
+        }
+
+    def refresh(self, refresh_token: str) -> dict[str, Any] | None:
+        with self._lock:
+            user = self._refresh.pop(refresh_token, None)
+        return None if user is None else self.issue(user)
+
+    def valid(self, access_token: str) -> bool:
+        with self._lock:
+            expiry = self._access.get(access_token)
+        return expiry is not None and time.monotonic() < expiry
+
+
 class TCIATestServer:
     """A TCIA-compatible HTTP server on ``127.0.0.1`` (a free port unless ``port`` is given).
 
@@ -67,7 +122,11 @@ class TCIATestServer:
         port: int = 0,
         path: str = DEFAULT_PATH,
         latency: float = 0.0,
+        connect_latency: float = 0.0,
         bandwidth: float | None = None,
+        users: Mapping[str, str] | None = None,
+        token_lifetime: float = 7200.0,
+        prewarm: bool = False,
     ) -> None:
         self.api_keys = frozenset(api_keys)
         self.dataset = dataset or Dataset.guide()
@@ -75,12 +134,19 @@ class TCIATestServer:
         self.path = "/" + path.strip("/")
         self.latency = latency
         """Seconds before the first byte of every response."""
+        self.connect_latency = connect_latency
+        """Seconds added to every new connection (what TCP and TLS handshakes cost far away)."""
+        self.users = users
+        """NBIA accounts (user -> password) for the token endpoint; ``None`` accepts anyone."""
         self.bandwidth = bandwidth
         """Bytes per second per connection, or ``None`` for as fast as possible."""
         self.faults = FaultQueue()
         self.requests: list[RecordedRequest] = []
         self._table = self.dataset.series_rows()
         self._images = ImageStore(self.dataset)
+        self._tokens = _Tokens(token_lifetime)
+        if prewarm:
+            self._images.warm()
         self._computed: Mapping[str, Callable[[Row], Any]] = {
             "TotalSizeInBytes": lambda row: (
                 self._images.images(row["SeriesInstanceUID"]).total_size
@@ -156,9 +222,15 @@ class TCIATestServer:
         url = urlsplit(handler.path)
         params = dict(parse_qsl(url.query, keep_blank_values=True))
         headers = {key.lower(): value for key, value in handler.headers.items()}
+        body = handler.read_body()
+        if handler.command == "POST" and "json" not in headers.get("content-type", ""):
+            params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         self.requests.append(RecordedRequest(handler.command, url.path, params, headers))
-        query, is_metadata = self._route(unquote(url.path))
-        fault = self.faults.take(query)
+        route = self._route(unquote(url.path))
+        if route.api == "control":
+            self._control(handler, body)
+            return
+        fault = self.faults.take(route.query)
         if fault and fault.delay:
             time.sleep(fault.delay)
         if fault and fault.status is not None:
@@ -169,14 +241,17 @@ class TCIATestServer:
                 fault.status, fault.body, fault.content_type or "text/plain", extra, fault
             )
             return
-        if self.api_keys and (params.get("api_key") or headers.get("api_key")) not in self.api_keys:
+        if route.api == "token":
+            self._send_token(handler, params, fault)
+            return
+        if not self._authorized(route, params, headers):
             handler.respond(401, b"", "text/plain", fault=fault)
             return
-        if query is None:
+        if route.query is None:
             handler.respond(404, b"Not Found", "text/plain", fault=fault)
             return
-        document = self.documents[query]
-        if is_metadata:
+        document = self.documents[route.query]
+        if route.metadata:
             handler.respond(200, json.dumps(document).encode(), "application/json", fault=fault)
             return
         for parameter in document["queryParameters"]:
@@ -185,18 +260,74 @@ class TCIATestServer:
                 handler.respond(400, message.encode(), "application/json", fault=fault)
                 return
         if "ZIP" in document["returnTypes"]:
-            self._send_archive(handler, params, fault)
+            self._send_archive(handler, params, fault, md5=route.md5)
         else:
             self._send_rows(handler, document, params, fault)
 
-    def _route(self, path: str) -> tuple[str | None, bool]:
-        prefix = self.path + "/"
-        if not path.startswith(prefix):
-            return None, False
-        name, _, rest = path[len(prefix) :].partition("/")
-        if name not in self.documents or rest not in ("", "metadata"):
-            return None, False
-        return name, rest == "metadata"
+    def _route(self, path: str) -> _Route:
+        if path == _CONTROL_PATH:
+            return _Route("control")
+        if path in _TOKEN_PATHS:
+            return _Route("token")
+        if path.startswith(self.path + "/"):
+            name, _, rest = path[len(self.path) + 1 :].partition("/")
+            if name in self.documents and rest in ("", "metadata"):
+                return _Route("bindaas", name, metadata=rest == "metadata")
+            return _Route("bindaas")
+        match = _NBIA_PATH.match(path)
+        if match is None:
+            return _Route("none")
+        api = f"nbia-{match['version'] or 'v2'}"
+        name = _NBIA_ALIASES.get(match["query"], match["query"])
+        if name not in self.documents:
+            return _Route(api)
+        return _Route(api, name, md5=match["query"] == "getImageWithMD5Hash")
+
+    def _authorized(
+        self, route: _Route, params: Mapping[str, str], headers: Mapping[str, str]
+    ) -> bool:
+        if route.api == "bindaas":
+            key = params.get("api_key") or headers.get("api_key")
+            return not self.api_keys or key in self.api_keys
+        if route.api == "nbia-v2":
+            scheme, _, token = headers.get("authorization", "").partition(" ")
+            return scheme.lower() == "bearer" and self._tokens.valid(token)
+        return True
+
+    def _send_token(
+        self, handler: _Handler, params: Mapping[str, str], fault: Fault | None
+    ) -> None:
+        grant = params.get("grant_type")
+        if grant == "password":
+            user, password = params.get("username", ""), params.get("password", "")
+            allowed = self.users is None or self.users.get(user) == password
+            issued = self._tokens.issue(user) if allowed else None
+        elif grant == "refresh_token":
+            issued = self._tokens.refresh(params.get("refresh_token", ""))
+        else:
+            issued = None
+        if issued is None:
+            body = json.dumps({"error": "invalid_grant"}).encode()
+            handler.respond(401, body, "application/json", fault=fault)
+            return
+        handler.respond(200, json.dumps(issued).encode(), "application/json", fault=fault)
+
+    def _control(self, handler: _Handler, body: bytes) -> None:
+        """``POST /_tcia_test/faults`` with ``{"fault": {...}, "query": ..., "times": n}``: inject
+        a fault into a server running in another process."""
+        try:
+            order = json.loads(body)
+            fields = dict(order["fault"])
+            if "body" in fields:
+                fields["body"] = str(fields["body"]).encode()
+            fields["extra_zip_entries"] = tuple(
+                (name, str(data).encode()) for name, data in fields.get("extra_zip_entries", ())
+            )
+            self.inject(Fault(**fields), query=order.get("query"), times=int(order.get("times", 1)))
+        except (ValueError, KeyError, TypeError) as error:
+            handler.respond(400, f"bad fault: {error}".encode(), "text/plain")
+            return
+        handler.respond(204, b"", "text/plain")
 
     def _send_rows(
         self,
@@ -243,13 +374,13 @@ class TCIATestServer:
         return row.get(name)
 
     def _send_archive(
-        self, handler: _Handler, params: Mapping[str, str], fault: Fault | None
+        self, handler: _Handler, params: Mapping[str, str], fault: Fault | None, *, md5: bool
     ) -> None:
         uid = params["SeriesInstanceUID"]
         if uid not in self._images:
             handler.respond(200, b"", "application/octet-stream", fault=fault)
             return
-        body = self._images.archive(uid)
+        body = self._images.archive(uid, md5=md5)
         if fault and fault.extra_zip_entries:
             body = _with_entries(body, fault.extra_zip_entries)
         headers = {
@@ -297,11 +428,23 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 60
     server_version = "tcia-models-test-server"
 
+    def setup(self) -> None:
+        super().setup()
+        delay = self._http_server.app.connect_latency
+        if delay:
+            time.sleep(delay)
+
     def do_GET(self) -> None:
         try:
             self._http_server.app.dispatch(self)
         except (_ConnectionDropped, BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    do_POST = do_GET
+
+    def read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
 
     @property
     def _http_server(self) -> _HTTPServer:
