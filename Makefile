@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 .PHONY: test lint typecheck pytest codegen check-codegen demo bench clean
+BENCH_VENV := .venv-bench
+BENCH_INSTALLED := $(BENCH_VENV)/.installed
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is required")'
@@ -64,5 +66,16 @@ demo: $(INSTALLED)
 	echo "== Drift check"
 	$(BIN)/tcia drift --base-url "$$base"
 
+# The peers get a venv of their own: nbiatoolkit pins pydicom < 3, while the bundled server
+# (run from .venv) writes DICOM with pydicom 3. BENCH_ARGS=--quick for a first look.
+$(BENCH_INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[cli,bench]'
+	touch $@
+
+bench: $(INSTALLED) $(BENCH_INSTALLED)
+	$(BENCH_VENV)/bin/python benchmarks/bench.py $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache dist build
+	rm -rf $(VENV) $(BENCH_VENV) .mypy_cache .pytest_cache .ruff_cache dist build

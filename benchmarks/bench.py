@@ -1,0 +1,480 @@
+"""``make bench``: tcia-models against the peers (tcia_utils, nbiatoolkit, tciaclient), side by side.
+
+Every measured client runs in a process of its own against the bundled server (itself in
+another process, shaped to imitate a distant TCIA); wall time and the peak RSS of the whole
+client process come from the operating system. Prints one table per scenario (median, min, max
+and each peer's ratio to us) and writes the same figures to ``benchmarks/results.json``.
+
+    python benchmarks/bench.py [--quick] [--runs N] [--only SCENARIO ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+WORKER = HERE / "worker.py"
+BENCH_PYTHON = sys.executable
+BIN = Path(sys.executable).parent
+# The server and codegen run in the development venv (pydicom 3, datamodel-code-generator);
+# the clients run here, in the bench venv, beside the peers (nbiatoolkit pins pydicom < 3).
+DEV_PYTHON = str(ROOT / ".venv" / "bin" / "python")
+
+TARGETS = {
+    "download_vs_bound": 1.15,
+    "download_peak_rss_mb": 150,
+    "small_queries_speedup": 5.0,
+    "parse_vs_json_loads": 2.5,
+    "import_seconds": 0.3,
+    "cli_help_seconds": 0.5,
+}
+
+
+# Measuring -----------------------------------------------------------------------------------
+
+
+def run_measured(
+    command: Sequence[str], *, cwd: Path | None = None, tolerate_failure: bool = False
+) -> dict[str, Any]:
+    """Run ``command``; its wall time, the peak RSS of its process, and its JSON output."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=err, cwd=cwd)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    if process.returncode != 0 and not tolerate_failure:
+        raise SystemExit(
+            f"{' '.join(command[:3])} ... failed (exit {process.returncode}):\n{stderr[-3000:]}"
+        )
+    return {
+        "wall": wall,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "exit": process.returncode,
+        "output": json.loads(lines[-1]) if lines else {},
+        "stderr": stderr[-2000:],
+    }
+
+
+def worker(task: str, **arguments: Any) -> list[str]:
+    return [BENCH_PYTHON, str(WORKER), task, json.dumps(arguments)]
+
+
+def summary(values: Sequence[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+@contextmanager
+def bundled_server(*options: str) -> Iterator[str]:
+    """Start ``python -m tcia_models.testing`` with ``options``; yield its base URL."""
+    command = [DEV_PYTHON, "-m", "tcia_models.testing", "--port", "0", *options]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as server:
+        try:
+            assert server.stdout is not None
+            base_url = server.stdout.readline().strip()
+            if not base_url.startswith("http"):
+                raise SystemExit("the bundled server did not start")
+            yield base_url
+        finally:
+            server.terminate()
+
+
+def origin_of(base_url: str) -> str:
+    return base_url.split("/services/", 1)[0]
+
+
+def inject(base_url: str, query: str, **fault: Any) -> None:
+    response = httpx.post(
+        origin_of(base_url) + "/_tcia_test/faults", json={"fault": fault, "query": query}
+    )
+    response.raise_for_status()
+
+
+def dicom_files(directory: Path) -> int:
+    return sum(1 for path in directory.rglob("*.dcm"))
+
+
+def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [[str(h) for h in header]] + [[_cell(value) for value in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    print(f"\n## {title}")
+    for index, row in enumerate(cells):
+        print("  ".join(value.ljust(widths[i]) for i, value in enumerate(row)).rstrip())
+        if index == 0:
+            print("  ".join("-" * width for width in widths))
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}" if value < 100 else f"{value:.0f}"
+    return str(value)
+
+
+# Scenarios -----------------------------------------------------------------------------------
+
+
+def bulk_download(args: argparse.Namespace) -> dict[str, Any]:
+    series, images, size = (4, 10, 512) if args.quick else (20, 96, 512)
+    latency, bandwidth, concurrency = 0.05, 25e6, 4
+    shaping = ["--latency", str(latency), "--connect-latency", "0.1", "--bandwidth", str(bandwidth)]
+    synthetic = [
+        "--synthetic-series",
+        str(series),
+        "--images-per-series",
+        str(images),
+        "--image-size",
+        str(size),
+    ]
+    results: dict[str, Any] = {
+        "series": series,
+        "images_per_series": images,
+        "concurrency": concurrency,
+    }
+    with bundled_server(*synthetic, *shaping, "--prewarm") as base_url:
+        origin = origin_of(base_url)
+        uids = [row["SeriesInstanceUID"] for row in httpx.get(base_url + "/getSeries").json()]
+        sizes = [
+            httpx.get(base_url + "/getSeriesSize", params={"SeriesInstanceUID": uid}).json()[0]
+            for uid in uids
+        ]
+        total_bytes = sum(s["TotalSizeInBytes"] for s in sizes)
+        rounds = -(-series // concurrency)
+        bound = rounds * (total_bytes / series / bandwidth + latency)
+        results.update(total_mb=total_bytes / 1e6, bound_seconds=bound)
+        clients = ["tcia-models", "tcia CLI", "tcia_utils", "nbiatoolkit", "tciaclient"]
+        for client in clients:
+            walls, rss, complete = [], [], []
+            for _ in range(args.runs):
+                with tempfile.TemporaryDirectory(dir=args.scratch) as dest:
+                    measured = run_measured(
+                        _download_command(client, origin, base_url, uids, dest, concurrency)
+                    )
+                    walls.append(measured["wall"])
+                    rss.append(measured["peak_rss_mb"])
+                    complete.append(dicom_files(Path(dest)) == series * images)
+            results[client] = {
+                "wall": summary(walls),
+                "peak_rss_mb": summary(rss),
+                "complete": all(complete),
+            }
+        results["dropped_connection"] = {
+            client: _after_a_drop(client, origin, base_url, uids[:2], args.scratch)
+            for client in clients
+        }
+    ours = results["tcia-models"]["wall"]["median"]
+    print_table(
+        f"Bulk download: {series} series, {results['total_mb']:.0f} MB, concurrency {concurrency}, "
+        f"{latency * 1000:.0f} ms latency, {bandwidth / 1e6:.0f} MB/s per connection "
+        f"(bound {bound:.2f} s)",
+        ["client", "wall median s", "min", "max", "peak RSS MB", "complete", "wall vs us"],
+        [
+            [
+                c,
+                r["wall"]["median"],
+                r["wall"]["min"],
+                r["wall"]["max"],
+                r["peak_rss_mb"]["max"],
+                r["complete"],
+                r["wall"]["median"] / ours,
+            ]
+            for c in clients
+            for r in [results[c]]
+        ],
+    )
+    print(
+        f"tcia-models wall / bound: {ours / bound:.3f} (target <= {TARGETS['download_vs_bound']})"
+    )
+    print_table(
+        "After the server drops the connection 5 MB into the first series (2 series asked for)",
+        ["client", "exit", "complete series", "stray files", "left on disk"],
+        [
+            [c, d["exit"], d["complete_series"], d["stray_files"], d["left"]]
+            for c, d in results["dropped_connection"].items()
+        ],
+    )
+    return results
+
+
+def _download_command(
+    client: str, origin: str, base_url: str, uids: list[str], dest: str, concurrency: int
+) -> list[str]:
+    if client == "tcia CLI":
+        return [
+            str(BIN / "tcia"),
+            "download",
+            *uids,
+            "--out",
+            dest,
+            "--concurrency",
+            str(concurrency),
+            "--no-progress",
+            "--base-url",
+            base_url,
+        ]
+    return worker(
+        "download",
+        client=client,
+        origin=origin,
+        base_url=base_url,
+        uids=uids,
+        dest=dest,
+        concurrency=concurrency,
+    )
+
+
+def _after_a_drop(
+    client: str, origin: str, base_url: str, uids: list[str], scratch: str | None
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(dir=scratch) as dest:
+        inject(base_url, "getImage", drop_after=5_000_000)
+        measured = run_measured(
+            _download_command(client, origin, base_url, uids, dest, 1), tolerate_failure=True
+        )
+        root = Path(dest)
+        files = [p for p in root.rglob("*") if p.is_file()]
+        complete = sum(
+            1 for uid in uids if any(uid in str(p) for p in files) and _series_complete(root, uid)
+        )
+        stray = [
+            p
+            for p in files
+            if not p.name.endswith(".dcm") and p.name not in ("LICENSE", "md5hashes.csv")
+        ]
+        left = f"{len(files)} files, {sum(p.stat().st_size for p in files) / 1e6:.1f} MB"
+        return {
+            "exit": measured["exit"],
+            "complete_series": complete,
+            "stray_files": len(stray),
+            "left": left,
+        }
+
+
+def _series_complete(root: Path, uid: str) -> bool:
+    folders = [p for p in root.rglob("*") if p.is_dir() and uid in p.name]
+    return any(dicom_files(folder) > 0 for folder in folders)
+
+
+def small_queries(args: argparse.Namespace) -> dict[str, Any]:
+    calls, concurrency = (100 if args.quick else 500), 16
+    results: dict[str, Any] = {"calls": calls, "latency_ms": 5, "connect_latency_ms": 10}
+    with bundled_server("--latency", "0.005", "--connect-latency", "0.01") as base_url:
+        origin = origin_of(base_url)
+        series = [row["SeriesInstanceUID"] for row in httpx.get(base_url + "/getSeries").json()]
+        uids = [series[i % len(series)] for i in range(calls)]
+        clients = [
+            "tcia-models (sync)",
+            "tcia-models (async)",
+            "tcia_utils",
+            "nbiatoolkit",
+            "tciaclient",
+        ]
+        for client in clients:
+            walls, process_walls = [], []
+            for _ in range(args.runs):
+                command = worker(
+                    "small_queries",
+                    client=client,
+                    origin=origin,
+                    base_url=base_url,
+                    uids=uids,
+                    concurrency=concurrency,
+                )
+                measured = run_measured(command)
+                walls.append(measured["output"]["seconds"])
+                process_walls.append(measured["wall"])
+            results[client] = {
+                "calls_seconds": summary(walls),
+                "process_wall": summary(process_walls),
+                "calls_per_second": calls / statistics.median(walls),
+            }
+    best_peer = max(results[c]["calls_per_second"] for c in clients[2:])
+    print_table(
+        f"{calls} getSeriesSize calls (5 ms latency, 10 ms per new connection; the calls alone)",
+        ["client", "median s", "min", "max", "calls/s", "vs best peer", "whole process s"],
+        [
+            [
+                c,
+                r["calls_seconds"]["median"],
+                r["calls_seconds"]["min"],
+                r["calls_seconds"]["max"],
+                r["calls_per_second"],
+                r["calls_per_second"] / best_peer,
+                r["process_wall"]["median"],
+            ]
+            for c in clients
+            for r in [results[c]]
+        ],
+    )
+    return results
+
+
+def typed_parsing(args: argparse.Namespace) -> dict[str, Any]:
+    sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
+    parsers = {
+        "json": ["tcia_models.parse", "json.loads", "orjson", "pandas"],
+        "csv": ["tcia_models.parse", "csv.DictReader", "pandas"],
+    }
+    results: dict[str, Any] = {}
+    rows_out = []
+    with tempfile.TemporaryDirectory(dir=args.scratch) as scratch:
+        for size in sizes:
+            for format, names in parsers.items():
+                path = Path(scratch) / f"getSeries-{size}.{format}"
+                subprocess.run(
+                    [DEV_PYTHON, str(HERE / "make_body.py"), str(size), format, str(path)],
+                    check=True,
+                )
+                runs = 1 if size >= 1_000_000 else args.runs
+                for parser in names:
+                    seconds, extra = [], []
+                    for _ in range(runs):
+                        measured = run_measured(
+                            worker("parse", parser=parser, path=str(path), format=format)
+                        )
+                        if measured["exit"]:
+                            raise SystemExit(measured["stderr"])
+                        seconds.append(measured["output"]["seconds"])
+                        extra.append(measured["output"]["extra_mb"])
+                    results[f"{format} {size} {parser}"] = {
+                        "seconds": summary(seconds),
+                        "extra_mb": max(extra),
+                        "body_mb": path.stat().st_size / 1e6,
+                    }
+                baseline = results[f"{format} {size} {names[1]}"]["seconds"]["median"]
+                for parser in names:
+                    r = results[f"{format} {size} {parser}"]
+                    rows_out.append(
+                        [
+                            format,
+                            size,
+                            parser,
+                            r["seconds"]["median"],
+                            r["seconds"]["min"],
+                            r["seconds"]["max"],
+                            r["extra_mb"],
+                            r["seconds"]["median"] / baseline,
+                        ]
+                    )
+    print_table(
+        "Parsing a getSeries response (typed models vs untyped dicts and pandas)",
+        [
+            "format",
+            "rows",
+            "parser",
+            "median s",
+            "min",
+            "max",
+            "peak extra MB",
+            f"vs {parsers['json'][1]} / csv",
+        ],
+        rows_out,
+    )
+    return results
+
+
+def start_up(args: argparse.Namespace) -> dict[str, Any]:
+    commands = {
+        "import tcia_models": [BENCH_PYTHON, "-c", "import tcia_models"],
+        "tcia --help": [str(BIN / "tcia"), "--help"],
+        "import tcia_utils.nbia": [BENCH_PYTHON, "-c", "import tcia_utils.nbia"],
+        "import nbiatoolkit": [BENCH_PYTHON, "-c", "import nbiatoolkit"],
+        "import tciaclient": [BENCH_PYTHON, "-c", "import tciaclient.core"],
+    }
+    results = {
+        name: summary([run_measured(command)["wall"] for _ in range(10)])
+        for name, command in commands.items()
+    }
+    targets = {
+        "import tcia_models": TARGETS["import_seconds"],
+        "tcia --help": TARGETS["cli_help_seconds"],
+    }
+    print_table(
+        "Start-up (10 runs each)",
+        ["command", "median s", "min", "max", "target s"],
+        [[n, r["median"], r["min"], r["max"], targets.get(n, "")] for n, r in results.items()],
+    )
+    return results
+
+
+def codegen(args: argparse.Namespace) -> dict[str, Any]:
+    results = {
+        name: summary(
+            [
+                run_measured([DEV_PYTHON, "-m", "codegen", *flags], cwd=ROOT)["wall"]
+                for _ in range(3)
+            ]
+        )
+        for name, flags in {
+            "python -m codegen": [],
+            "python -m codegen --check": ["--check"],
+        }.items()
+    }
+    print_table(
+        "Codegen (3 runs each)",
+        ["command", "median s", "min", "max"],
+        [[n, r["median"], r["min"], r["max"]] for n, r in results.items()],
+    )
+    return results
+
+
+SCENARIOS = {
+    "download": bulk_download,
+    "small-queries": small_queries,
+    "parsing": typed_parsing,
+    "start-up": start_up,
+    "codegen": codegen,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a first look")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="runs per measurement (median reported)"
+    )
+    parser.add_argument(
+        "--only", nargs="+", choices=sorted(SCENARIOS), help="run only these scenarios"
+    )
+    parser.add_argument(
+        "--scratch", help="folder for downloads and bodies (default: the system's temp)"
+    )
+    args = parser.parse_args()
+    results: dict[str, Any] = {
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+        "targets": TARGETS,
+        "quick": args.quick,
+        "runs": args.runs,
+    }
+    for name in args.only or list(SCENARIOS):
+        results[name] = SCENARIOS[name](args)
+    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nFigures written to {HERE / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
