@@ -1,4 +1,4 @@
-"""``make bench``: tcia-models against the peers (tcia_utils, nbiatoolkit, tciaclient), side by side.
+"""``make bench``: tcia-models against tcia_utils, nbiatoolkit and tciaclient, side by side.
 
 Every measured client runs in a process of its own against the bundled server (itself in
 another process, shaped to imitate a distant TCIA); wall time and the peak RSS of the whole
