@@ -1,4 +1,4 @@
-"""Write a getSeries response of N rows as the bundled server would: ``make_body.py N FORMAT PATH``."""
+"""A getSeries response of N rows, as the bundled server writes it: ``make_body.py N FMT PATH``."""
 
 from __future__ import annotations
 
