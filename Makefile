@@ -44,6 +44,7 @@ check-codegen: $(INSTALLED)
 demo: $(INSTALLED)
 	@port=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	base="http://127.0.0.1:$$port/services/TCIA/TCIA/query"
+	export TCIA_API=bindaas
 	$(BIN)/tcia serve --port "$$port" > /dev/null &
 	server=$$!
 	trap 'kill $$server 2> /dev/null || true' EXIT

@@ -19,7 +19,7 @@ from codegen.config import CodegenConfig
 from codegen.errors import CodegenError
 from codegen.render import render
 from codegen.sources import fetch, lock_file, read_snapshot, serialize_document
-from codegen.validate import validate_documents
+from codegen.validate import offered_by, validate_documents
 from tcia_models._metadata import compare_documents, format_drift
 
 
@@ -52,14 +52,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = CodegenConfig.load()
     try:
         schema = json.loads(config.schema_path.read_text("utf-8"))
+        generations = json.loads(config.generations.read_text("utf-8"))
+        generations_schema = json.loads(config.generations_schema.read_text("utf-8"))
         snapshot = read_snapshot(config.snapshot)
-        documents = (
-            fetch(args.base_url, list(snapshot), api_key=args.api_key)
-            if args.base_url
-            else snapshot
-        )
-        validate_documents(documents, schema)
-        files = render(documents, schema)
+        documents = snapshot
+        if args.base_url:
+            # Only the original API serves /metadata; NBIA's documents stay as the snapshot has them.
+            served = [q for q, document in snapshot.items() if "bindaas" in offered_by(document)]
+            documents = {**snapshot, **fetch(args.base_url, served, api_key=args.api_key)}
+        validate_documents(documents, schema, generations, generations_schema)
+        files = render(documents, schema, generations)
     except CodegenError as error:
         print(f"codegen: {error}", file=sys.stderr)
         return 2

@@ -15,6 +15,8 @@ class CodegenConfig(BaseModel):
 
     root: Path
     schema_path: Path = Field(alias="schema")
+    generations: Path
+    generations_schema: Path
     snapshot: Path
     lock: Path
     output: Path

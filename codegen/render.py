@@ -32,21 +32,24 @@ _MODEL_CONFIG = GenerateConfig(
     use_union_operator=True,
     use_double_quotes=True,
     keep_model_order=True,
-    field_extra_keys={"x-dicom-tag"},
+    field_extra_keys={"x-dicom-tag", "x-wire-names"},
     disable_timestamp=True,
     formatters=[Formatter.BUILTIN],
     custom_file_header=HEADER,
 )
 
 
-def render(documents: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, str]:
+def render(
+    documents: Mapping[str, Any], schema: Mapping[str, Any], generations: Mapping[str, Any]
+) -> dict[str, str]:
     """Every generated file, keyed by its path relative to the output directory."""
     specs = queries(documents)
     files = _render_models(model_schemas(documents))
     files["queries.py"] = _render_queries(specs)
     files["methods.py"] = _render_methods(specs)
+    files["generations.py"] = _render_generations(generations)
     files["__init__.py"] = _render_init(specs)
-    files["metadata.json"] = _render_metadata(documents, schema)
+    files["metadata.json"] = _render_metadata(documents, schema, generations)
     return dict(sorted(files.items()))
 
 
@@ -107,7 +110,8 @@ def _render_queries(specs: list[Query]) -> str:
         "from types import MappingProxyType\n",
         "from typing import Any\n\n",
         "from tcia_models._model import TCIAModel\n",
-        "from tcia_models._specs import ParameterSpec, QuerySpec\n\n",
+        "from tcia_models._specs import (\n",
+        "    GenerationWire,\n    ParameterSpec,\n    QuerySpec,\n    WireParameter,\n)\n\n",
         *(_model_import(model) for model in models),
     ]
     for query in specs:
@@ -128,6 +132,18 @@ def _render_queries(specs: list[Query]) -> str:
         out.append(f"    formats=({''.join(py_str(f) + ', ' for f in query.formats).rstrip()}),\n")
         out.append(f"    model={query.model},\n")
         out.append(f"    single_row={query.single_row},\n")
+        out.append("    generations=(\n")
+        for wire in query.generations:
+            parameters = "".join(
+                f"WireParameter({py_str(p.name)}, {py_str(p.wire_name)}, "
+                f"{_optional(p.date_format)}), "
+                for p in wire.parameters
+            ).rstrip()
+            out.append(
+                f"        GenerationWire({py_str(wire.api)}, {py_str(wire.path)}, ({parameters}), "
+                f"{wire.string_values}),\n"
+            )
+        out.append("    ),\n")
         out.append(")\n")
     out.append("\nQUERIES: Mapping[str, QuerySpec[Any]] = MappingProxyType(\n    {\n")
     out.extend(f"        {py_str(q.name)}: {q.constant},\n" for q in specs)
@@ -135,10 +151,15 @@ def _render_queries(specs: list[Query]) -> str:
     return "".join(out)
 
 
+def _optional(text: str | None) -> str:
+    return "None" if text is None else py_str(text)
+
+
 def _method_docstring(query: Query) -> str:
     lines = [query.description.rstrip(".") + ".", ""]
-    if query.is_archive:
-        lines.append("Streams the ZIP archive to ``path`` and returns that path.")
+    if query.writes_file:
+        kind = "ZIP archive" if query.formats == ("zip",) else "DICOM file"
+        lines.append(f"Streams the {kind} to ``path`` and returns that path.")
     elif query.single_row:
         lines.append(f"Returns one ``{query.model}``: {query.model_description}")
     else:
@@ -147,8 +168,8 @@ def _method_docstring(query: Query) -> str:
     for p in query.parameters:
         required = "Required. " if p.required else ""
         lines.append(f"    {p.python_name}: {required}{p.description} (wire name ``{p.name}``)")
-    if query.is_archive:
-        lines.append("    path: Where to write the archive.")
+    if query.writes_file:
+        lines.append("    path: Where to write it.")
     else:
         lines.append(
             "    format: The wire format to request; every format parses into the same models."
@@ -165,9 +186,9 @@ def _method(query: Query, *, asynchronous: bool) -> str:
     arguments = (
         "{" + ", ".join(f"{py_str(p.name)}: {p.python_name}" for p in query.parameters) + "}"
     )
-    if query.is_archive:
+    if query.writes_file:
         keywords.append("path: str | os.PathLike[str]")
-        returns, call = "Path", f"self._run_archive({query.constant}, {arguments}, path)"
+        returns, call = "Path", f"self._run_to_file({query.constant}, {arguments}, path)"
     else:
         formats = ", ".join(py_str(f) for f in query.tabular_formats)
         keywords.append(f'format: Literal[{formats}] = "json"')
@@ -214,12 +235,21 @@ def _render_methods(specs: list[Query]) -> str:
 
 def _render_init(specs: list[Query]) -> str:
     models = sorted({q.model for q in specs if q.model})
-    names = [*models, "QUERIES", "AsyncQueries", "SyncQueries"]
+    names = [
+        *models,
+        "QUERIES",
+        "AsyncQueries",
+        "SyncQueries",
+        "ApiName",
+        "DEFAULT_API",
+        "GENERATIONS",
+    ]
     return "".join(
         [
             f"{HEADER}\n",
             '"""Models and query specs generated from the TCIA metadata documents."""\n\n',
             *(_model_import(model) for model in models),
+            "from .generations import DEFAULT_API, GENERATIONS, ApiName\n",
             "from .methods import AsyncQueries, SyncQueries\n",
             "from .queries import QUERIES\n\n",
             "__all__ = [\n",
@@ -229,6 +259,49 @@ def _render_init(specs: list[Query]) -> str:
     )
 
 
-def _render_metadata(documents: Mapping[str, Any], schema: Mapping[str, Any]) -> str:
-    packaged = {"$comment": HEADER.lstrip("# "), "schema": schema, "documents": dict(documents)}
+def _render_generations(generations: Mapping[str, Any]) -> str:
+    names = list(generations["generations"])
+    out = [
+        f"{HEADER}\n",
+        '"""The generations of TCIA\'s API, from schema/generations.json."""\n\n',
+        "from __future__ import annotations\n\n",
+        "from collections.abc import Mapping\n",
+        "from types import MappingProxyType\n",
+        "from typing import Final, Literal\n\n",
+        "from tcia_models._specs import ApiGeneration\n\n",
+        f"ApiName = Literal[{', '.join(py_str(n) for n in names)}]\n",
+        f"DEFAULT_API: Final[ApiName] = {py_str(generations['default'])}\n\n",
+        "GENERATIONS: Mapping[str, ApiGeneration] = MappingProxyType(\n    {\n",
+    ]
+    fields = {
+        "description": "description",
+        "base_url": "baseUrl",
+        "auth": "auth",
+        "rejects_unknown_parameters": "rejectsUnknownParameters",
+        "token_path": "tokenPath",
+        "client_id": "clientId",
+        "guest_username": "guestUsername",
+        "guest_password": "guestPassword",
+    }
+    for name, generation in generations["generations"].items():
+        out.append(f"        {py_str(name)}: ApiGeneration(\n            name={py_str(name)},\n")
+        for field, key in fields.items():
+            if key in generation:
+                value = generation[key]
+                literal = py_str(value) if isinstance(value, str) else repr(value)
+                out.append(f"            {field}={literal},\n")
+        out.append("        ),\n")
+    out.append("    }\n)\n")
+    return "".join(out)
+
+
+def _render_metadata(
+    documents: Mapping[str, Any], schema: Mapping[str, Any], generations: Mapping[str, Any]
+) -> str:
+    packaged = {
+        "$comment": HEADER.lstrip("# "),
+        "schema": schema,
+        "generations": generations,
+        "documents": dict(documents),
+    }
     return json.dumps(packaged, indent=1, ensure_ascii=False) + "\n"

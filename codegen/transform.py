@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from codegen.naming import constant_case, snake_case
-from tcia_models._model import DICOM_TAG_KEY
+from codegen.validate import offered_by
+from tcia_models._model import DICOM_TAG_KEY, WIRE_NAMES_KEY
 
 # How each metadata `type` is written in the model schemas handed to datamodel-code-generator.
 _FIELD_SCHEMAS: dict[str, dict[str, str]] = {
@@ -52,6 +53,21 @@ class Parameter:
 
 
 @dataclass(frozen=True)
+class WireParameter:
+    name: str
+    wire_name: str
+    date_format: str | None
+
+
+@dataclass(frozen=True)
+class GenerationWire:
+    api: str
+    path: str
+    parameters: tuple[WireParameter, ...]
+    string_values: bool
+
+
+@dataclass(frozen=True)
 class Query:
     name: str
     description: str
@@ -60,6 +76,7 @@ class Query:
     model: str | None
     model_description: str
     single_row: bool
+    generations: tuple[GenerationWire, ...]
 
     @property
     def method_name(self) -> str:
@@ -74,8 +91,9 @@ class Query:
         return tuple(f for f in TABULAR_FORMATS if f in self.formats)
 
     @property
-    def is_archive(self) -> bool:
-        return self.formats == ("zip",)
+    def writes_file(self) -> bool:
+        """A ZIP or DICOM answer, streamed to a file rather than parsed."""
+        return self.formats in (("zip",), ("dicom",))
 
 
 def dicom_tag_hex(tag: str) -> str | None:
@@ -91,18 +109,22 @@ def _one_newline_style(text: str) -> str:
 def model_schemas(documents: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """One JSON Schema per return object, the object at the root, keyed by model name."""
     schemas: dict[str, dict[str, Any]] = {}
+    wire_names = _wire_names_per_model(documents)
     for document in documents.values():
         if not document["attributes"]:
             continue
         model = document["returnObject"]
         properties: dict[str, Any] = {}
         for attribute in document["attributes"]:
-            field = dict(_FIELD_SCHEMAS[attribute["type"]])
+            field: dict[str, Any] = dict(_FIELD_SCHEMAS[attribute["type"]])
             if attribute["description"]:
                 field["description"] = _one_newline_style(attribute["description"])
             tag = dicom_tag_hex(attribute["dicomTag"])
             if tag:
                 field[DICOM_TAG_KEY] = tag
+            aliases = wire_names[model["name"]].get(attribute["name"])
+            if aliases:
+                field[WIRE_NAMES_KEY] = aliases
             properties[attribute["name"]] = field
         schemas[model["name"]] = {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -113,6 +135,32 @@ def model_schemas(documents: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             "required": [a["name"] for a in document["attributes"] if a.get("required", False)],
         }
     return schemas
+
+
+def _wire_names_per_model(documents: Mapping[str, Any]) -> dict[str, dict[str, list[str]]]:
+    """Every other key each attribute arrives under, over all queries returning the model."""
+    names: dict[str, dict[str, set[str]]] = {}
+    for document in documents.values():
+        if not document["attributes"]:
+            continue
+        model = names.setdefault(document["returnObject"]["name"], {})
+        for attribute in document["attributes"]:
+            for wire in attribute.get("wireNames", {}).values():
+                if wire != attribute["name"]:
+                    model.setdefault(attribute["name"], set()).add(wire)
+    return {m: {a: sorted(w) for a, w in attrs.items()} for m, attrs in names.items()}
+
+
+def _generations(document: Mapping[str, Any]) -> tuple[GenerationWire, ...]:
+    wires: list[GenerationWire] = []
+    for api, wire in offered_by(document).items():
+        parameters = tuple(
+            WireParameter(name, spelling.get("name", name), spelling.get("dateFormat"))
+            for name, spelling in wire.get("parameters", {}).items()
+        )
+        path = wire.get("path", document["name"])
+        wires.append(GenerationWire(api, path, parameters, bool(wire.get("stringValues", False))))
+    return tuple(wires)
 
 
 def queries(documents: Mapping[str, Any]) -> list[Query]:
@@ -137,6 +185,7 @@ def queries(documents: Mapping[str, Any]) -> list[Query]:
                 model=model["name"] if model else None,
                 model_description=model["description"] if model else "",
                 single_row=bool(model and model.get("cardinality", "many") == "one"),
+                generations=_generations(document),
             )
         )
     return result

@@ -16,18 +16,59 @@ from tcia_models._metadata import schema_problems
 RESERVED_PARAMETER_NAMES = frozenset({"self", "format"})
 
 
-def validate_documents(documents: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
+def validate_documents(
+    documents: Mapping[str, Any],
+    schema: Mapping[str, Any],
+    generations: Mapping[str, Any] | None = None,
+    generations_schema: Mapping[str, Any] | None = None,
+) -> None:
     """Raise ``CodegenError`` listing every problem; return only when all documents are sound."""
     problems: list[str] = []
+    if generations is not None and generations_schema is not None:
+        problems += schema_problems(generations, generations_schema, query="generations.json")
     for query, document in documents.items():
         problems += schema_problems(document, schema, query=query)
     if not problems:
         for query, document in documents.items():
             problems += _document_problems(query, document)
+            if generations is not None:
+                problems += _generation_problems(query, document, generations["generations"])
         problems += _shared_model_problems(documents)
         problems += _name_clashes(documents)
+        if generations is not None and generations["default"] not in generations["generations"]:
+            problems.append(
+                f"generations.json: $.default: {generations['default']!r}: no such generation"
+            )
     if problems:
         raise CodegenError("invalid metadata, nothing written:\n  " + "\n  ".join(problems))
+
+
+def offered_by(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The generations offering a query (the original API when the document does not say)."""
+    return dict(document.get("generations") or {"bindaas": {}})
+
+
+def _generation_problems(
+    query: str, document: Mapping[str, Any], known: Mapping[str, Any]
+) -> list[str]:
+    problems: list[str] = []
+    offered = offered_by(document)
+    parameters = {p["name"] for p in document["queryParameters"]}
+    for generation, wire in offered.items():
+        if generation not in known:
+            problems.append(f"{query}: $.generations: {generation!r}: not in generations.json")
+        for name in wire.get("parameters", {}):
+            if name not in parameters:
+                problems.append(
+                    f"{query}: $.generations.{generation}.parameters: {name!r}: no such parameter"
+                )
+    for index, attribute in enumerate(document["attributes"]):
+        for generation in [*attribute.get("generations", []), *attribute.get("wireNames", {})]:
+            if generation not in offered:
+                problems.append(
+                    f"{query}: $.attributes[{index}]: {generation!r}: not a generation of the query"
+                )
+    return problems
 
 
 def _duplicates(names: list[str]) -> list[str]:
@@ -85,7 +126,13 @@ def _shared_model_problems(documents: Mapping[str, Any]) -> list[str]:
         if "returnObject" not in document:
             continue
         model = document["returnObject"]["name"]
-        shape = (document["returnObject"], document["attributes"])
+        # Wire names and generations are facts of each query (ContentsByName's "Date Released",
+        # PatientBirthDate on the original API only); the model takes them all.
+        per_query = ("wireNames", "generations")
+        attributes = [
+            {k: v for k, v in a.items() if k not in per_query} for a in document["attributes"]
+        ]
+        shape = (document["returnObject"], attributes)
         if model not in first_seen:
             first_seen[model] = (query, shape)
         elif first_seen[model][1] != shape:

@@ -36,6 +36,7 @@ def tcia(
     env["COLUMNS"] = "200"
     if server is not None:
         env["TCIA_BASE_URL"] = server.base_url
+        env["TCIA_API"] = "bindaas"
     if key is not None:
         env["TCIA_API_KEY"] = key
     return subprocess.run([TCIA, *args], capture_output=True, text=True, env=env, timeout=120)
@@ -60,6 +61,7 @@ def test_one_query_subcommand_per_query_with_options_from_the_metadata() -> None
     listing = tcia("query", "--help").stdout
     for name, document in packaged_metadata().documents.items():
         assert (name in listing) == bool(document["attributes"]), name
+    assert "--api {bindaas,nbia-v1,nbia-v2,nbia-v4}" in tcia("query", "getSeries", "--help").stdout
     series_help = tcia("query", "getSeries", "--help").stdout
     assert "--patient-id" in series_help and "--study-instance-uid" in series_help
     assert "Patient identifier, as getPatient returns it." in series_help
@@ -110,7 +112,9 @@ def test_bad_input_is_one_clear_line(
 
 
 def test_unreachable_server_and_bad_key_are_one_clear_line(server: TCIATestServer) -> None:
-    unreachable = tcia("query", "getSeries", "--base-url", "http://127.0.0.1:9/x")
+    unreachable = tcia(
+        "query", "getSeries", "--api", "bindaas", "--base-url", "http://127.0.0.1:9/x"
+    )
     assert "could not talk to http://127.0.0.1:9/x/" in _one_clean_line(unreachable)
     refused = tcia("query", "getSeries", "--api-key", "not-the-key", server=server)
     line = _one_clean_line(refused)
@@ -176,7 +180,7 @@ def _drifted_metadata(directory: Path) -> Path:
     series = documents["getSeries"]
     series["attributes"] = [a for a in series["attributes"] if a["name"] != "SoftwareVersions"]
     series["attributes"].append(
-        {"name": "TimeStamp", "dicomTag": "NA", "description": "", "type": "datetime"}
+        {"name": "SliceThickness", "dicomTag": "0018 0050", "description": "", "type": "number"}
     )
     for attribute in series["attributes"]:
         if attribute["name"] == "SeriesNumber":
@@ -184,7 +188,7 @@ def _drifted_metadata(directory: Path) -> Path:
         if attribute["name"] == "ProtocolName":
             attribute["dicomTag"] = "0018 1031"
     series["queryParameters"].append(
-        {"name": "Manufacturer", "required": False, "description": "", "type": "string"}
+        {"name": "PatientName", "required": False, "description": "", "type": "string"}
     )
     documents["getSeriesSize"]["returnTypes"] = ["JSON"]
     del documents["ContentsByName"]
@@ -202,10 +206,10 @@ def test_drift_reports_every_change(tmp_path: Path) -> None:
     assert "ContentsByName: query removed" in report
     assert "getSeries:" in report
     assert "attribute SoftwareVersions removed" in report
-    assert "attribute TimeStamp added: tag 'NA'; type 'datetime'" in report
+    assert "attribute SliceThickness added: tag '0018 0050'; type 'number'" in report
     assert "attribute SeriesNumber changed: type 'integer' -> 'string'" in report
     assert "attribute ProtocolName changed: tag '0018 1030' -> '0018 1031'" in report
-    assert "parameter Manufacturer added" in report
+    assert "parameter PatientName added" in report
     for removed in ("CSV", "HTML", "XML"):
         assert f"return type {removed} removed" in report
     assert as_json["drift"] is True
@@ -294,6 +298,7 @@ def test_a_wheel_in_a_fresh_venv_runs_drift_and_query(
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("TCIA_")},
         "TCIA_API_KEY": KEY,
+        "TCIA_API": "bindaas",
     }
     started = time.monotonic()
     drift = subprocess.run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import io
 import logging
 import time
@@ -16,6 +17,7 @@ import pytest
 
 import tcia_models._base_client
 from tcia_models import (
+    GENERATIONS,
     QUERIES,
     APIConnectionError,
     APITimeoutError,
@@ -55,31 +57,47 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch, server: TCIATestServer) -> Non
 
 @pytest.fixture
 def tcia(server: TCIATestServer) -> Iterator[TCIAClient]:
-    with TCIAClient(api_key=KEY, base_url=server.base_url) as client:
+    with TCIAClient(api="bindaas", api_key=KEY, base_url=server.base_url) as client:
         yield client
 
 
-def _list_queries() -> list[str]:
+SAMPLE_ARGUMENTS: dict[str, Any] = {
+    "name": "guide-breast-diagnosis",
+    "collection": "TCGA-KIRC",
+    "modality": "CR",
+    "date": datetime.date(2000, 1, 1),
+    "from_date": datetime.date(2000, 1, 1),
+    "series_instance_uid": COLONOGRAPHY,
+}
+
+
+def _list_queries(api: str = "bindaas") -> list[str]:
     return sorted(
-        q.method_name for q in QUERIES.values() if q.model is not None and not q.single_row
+        q.method_name
+        for q in QUERIES.values()
+        if q.model is not None and not q.single_row and q.wire(api)
     )
 
 
 def _arguments(method: str) -> dict[str, Any]:
-    return {"name": "guide-breast-diagnosis"} if method == "contents_by_name" else {}
+    spec = next(q for q in QUERIES.values() if q.method_name == method)
+    return {p.python_name: SAMPLE_ARGUMENTS[p.python_name] for p in spec.parameters if p.required}
 
 
-@pytest.mark.parametrize("method", _list_queries())
-def test_every_list_query_in_every_format_gives_the_same_models(
-    tcia: TCIAClient, method: str
+@pytest.mark.parametrize(
+    ("api", "method"), [(api, m) for api in GENERATIONS for m in _list_queries(api)]
+)
+def test_every_list_query_of_every_generation_in_every_format_gives_the_same_models(
+    server: TCIATestServer, api: str, method: str
 ) -> None:
     spec = next(q for q in QUERIES.values() if q.method_name == method)
-    call = getattr(tcia, method)
-    by_format = {
-        fmt: call(**_arguments(method), format=fmt)
-        for fmt in ("json", "csv", "xml")
-        if fmt in spec.formats
-    }
+    with TCIAClient(api=api, api_key=KEY, base_url=server.base_url_for(api)) as tcia:  # type: ignore[arg-type]
+        call = getattr(tcia, method)
+        by_format = {
+            fmt: call(**_arguments(method), format=fmt)
+            for fmt in ("json", "csv", "xml")
+            if fmt in spec.formats
+        }
     json_rows = by_format.pop("json")
     assert json_rows and all(isinstance(row, spec.model) for row in json_rows)
     for rows in by_format.values():
@@ -144,22 +162,31 @@ def test_api_key_goes_in_the_header_never_the_url(tcia: TCIAClient, server: TCIA
     assert KEY not in repr(tcia)
 
 
-def test_environment_gives_key_and_base_url(
+def test_environment_gives_api_key_and_base_url(
     server: TCIATestServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("TCIA_API", "bindaas")
     monkeypatch.setenv("TCIA_API_KEY", KEY)
     monkeypatch.setenv("TCIA_BASE_URL", server.base_url)
     with TCIAClient() as tcia:
-        assert tcia.base_url == server.base_url + "/"
+        assert tcia.api == "bindaas" and tcia.base_url == server.base_url + "/"
         assert len(tcia.get_collection_values()) == 15
 
 
-def test_default_base_url_is_the_guides_production_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("TCIA_BASE_URL", raising=False)
-    assert (
-        TCIAClient().base_url
-        == "https://services.cancerimagingarchive.net/services/TCIA/TCIA/query/"
+def test_default_is_todays_archive_and_bindaas_the_guides_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("TCIA_API", "TCIA_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    today = TCIAClient()
+    assert (today.api, today.base_url) == (
+        "nbia-v4",
+        "https://nbia.cancerimagingarchive.net/nbia-api/services/v4/",
     )
+    guide = TCIAClient(api="bindaas")
+    assert guide.base_url == "https://services.cancerimagingarchive.net/services/TCIA/TCIA/query/"
+    with pytest.raises(InvalidParameterError, match="api='nbia-v9' is not one of"):
+        TCIAClient(api="nbia-v9")  # type: ignore[arg-type]
 
 
 # Errors --------------------------------------------------------------------------------------
@@ -172,15 +199,17 @@ def _error(call: Any) -> TCIAError:
 
 
 def test_errors_say_query_status_and_what_to_do(server: TCIATestServer) -> None:
-    with TCIAClient(base_url=server.base_url, max_retries=0) as anonymous:
+    with TCIAClient(api="bindaas", base_url=server.base_url, max_retries=0) as anonymous:
         error = _error(anonymous.get_series)
         assert isinstance(error, AuthenticationError)
         assert (error.query, error.status) == ("getSeries", 401)
         assert "getSeries: HTTP 401" in str(error) and "api_key" in str(error)
-    with TCIAClient(api_key=KEY, base_url=server.origin + "/services/nowhere") as lost:
+    with TCIAClient(
+        api="bindaas", api_key=KEY, base_url=server.origin + "/services/nowhere"
+    ) as lost:
         error = _error(lost.get_series)
         assert isinstance(error, NotFoundError) and "check base_url" in str(error)
-    with TCIAClient(api_key=KEY, base_url=server.base_url) as tcia:
+    with TCIAClient(api="bindaas", api_key=KEY, base_url=server.base_url) as tcia:
         error = _error(lambda: tcia.raw("getSeriesSize"))
         assert isinstance(error, BadRequestError)
         assert error.body == "A parameter, SeriesInstanceUID is required for this API call."
@@ -197,7 +226,7 @@ def test_retries_exhausted(server: TCIATestServer) -> None:
     server.inject(
         Fault.http_status(500, body=b"Server was not able to process your request"), times=3
     )
-    with TCIAClient(api_key=KEY, base_url=server.base_url, max_retries=2) as tcia:
+    with TCIAClient(api="bindaas", api_key=KEY, base_url=server.base_url, max_retries=2) as tcia:
         error = _error(tcia.get_patient)
     assert isinstance(error, ServerError) and error.status == 500
     assert "after 2 retries" in str(error) and "try again later" in str(error)
@@ -233,11 +262,15 @@ def test_html_page_with_200_is_an_error_not_an_empty_result(
 
 
 def test_unreachable_server_and_timeouts(server: TCIATestServer) -> None:
-    with TCIAClient(base_url="http://127.0.0.1:9/services", max_retries=1) as nowhere:
+    with TCIAClient(
+        api="bindaas", base_url="http://127.0.0.1:9/services", max_retries=1
+    ) as nowhere:
         error = _error(nowhere.get_series)
     assert isinstance(error, APIConnectionError) and "after 1 retries" in str(error)
     server.inject(Fault.slow(1.0))
-    with TCIAClient(api_key=KEY, base_url=server.base_url, timeout=0.2, max_retries=0) as impatient:
+    with TCIAClient(
+        api="bindaas", api_key=KEY, base_url=server.base_url, timeout=0.2, max_retries=0
+    ) as impatient:
         assert isinstance(_error(impatient.get_series), APITimeoutError)
 
 
@@ -245,7 +278,7 @@ def test_the_api_key_never_appears_in_errors_or_logs(
     server: TCIATestServer, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    with TCIAClient(api_key=KEY, base_url=server.base_url, max_retries=1) as tcia:
+    with TCIAClient(api="bindaas", api_key=KEY, base_url=server.base_url, max_retries=1) as tcia:
         errors = []
         server.inject(Fault.http_status(503, body=f"echo {KEY}".encode()), times=2)
         errors.append(_error(tcia.get_series))
@@ -255,7 +288,7 @@ def test_the_api_key_never_appears_in_errors_or_logs(
         errors.append(_error(lambda: tcia.download_series(COLONOGRAPHY, tmp_path)))
         server.inject(Fault.drop_connection(), times=2)
         errors.append(_error(tcia.get_series))
-    with TCIAClient(api_key="wrong-" + KEY, base_url=server.base_url) as wrong:
+    with TCIAClient(api="bindaas", api_key="wrong-" + KEY, base_url=server.base_url) as wrong:
         errors.append(_error(wrong.get_series))
         assert KEY not in repr(wrong)
     for error in errors:
@@ -335,14 +368,14 @@ def test_dropped_every_time_fails_and_leaves_nothing(
     server: TCIATestServer, tmp_path: Path
 ) -> None:
     server.inject(Fault.drop_connection(after_bytes=1500), query="getImage", times=3)
-    with TCIAClient(api_key=KEY, base_url=server.base_url, max_retries=2) as tcia:
+    with TCIAClient(api="bindaas", api_key=KEY, base_url=server.base_url, max_retries=2) as tcia:
         with pytest.raises(APIConnectionError, match="getImage: could not talk"):
             tcia.download_series(COLONOGRAPHY, tmp_path)
     assert _left_behind(tmp_path) == []
 
 
 def test_refused_download_leaves_nothing(server: TCIATestServer, tmp_path: Path) -> None:
-    with TCIAClient(api_key="wrong", base_url=server.base_url) as tcia:
+    with TCIAClient(api="bindaas", api_key="wrong", base_url=server.base_url) as tcia:
         with pytest.raises(AuthenticationError):
             tcia.download_series(COLONOGRAPHY, tmp_path / "data")
     assert _left_behind(tmp_path / "data") == []
@@ -374,7 +407,7 @@ def test_download_many_reports_each_series(
 
 def test_async_and_sync_give_the_same_results(tcia: TCIAClient, server: TCIATestServer) -> None:
     async def run() -> dict[str, Any]:
-        async with AsyncTCIAClient(api_key=KEY, base_url=server.base_url) as client:
+        async with AsyncTCIAClient(api="bindaas", api_key=KEY, base_url=server.base_url) as client:
             results = {}
             for method in _list_queries():
                 results[method] = await getattr(client, method)(**_arguments(method))
@@ -389,7 +422,7 @@ def test_async_and_sync_give_the_same_results(tcia: TCIAClient, server: TCIATest
 
 def test_two_hundred_concurrent_async_queries(server: TCIATestServer) -> None:
     async def run() -> list[int]:
-        async with AsyncTCIAClient(api_key=KEY, base_url=server.base_url) as client:
+        async with AsyncTCIAClient(api="bindaas", api_key=KEY, base_url=server.base_url) as client:
             sizes = await asyncio.gather(
                 *(client.get_series_size(series_instance_uid=COLONOGRAPHY) for _ in range(200))
             )
@@ -400,7 +433,7 @@ def test_two_hundred_concurrent_async_queries(server: TCIATestServer) -> None:
 
 def test_async_download_many_and_faults(server: TCIATestServer, tmp_path: Path) -> None:
     async def run() -> list[Any]:
-        async with AsyncTCIAClient(api_key=KEY, base_url=server.base_url) as client:
+        async with AsyncTCIAClient(api="bindaas", api_key=KEY, base_url=server.base_url) as client:
             uids = [
                 s.SeriesInstanceUID for s in await client.get_series(collection="RIDER PHANTOM MRI")
             ]
@@ -422,7 +455,7 @@ def test_async_download_many_and_faults(server: TCIATestServer, tmp_path: Path) 
 
 def test_async_download_series_and_archive(server: TCIATestServer, tmp_path: Path) -> None:
     async def run() -> tuple[Any, Path]:
-        async with AsyncTCIAClient(api_key=KEY, base_url=server.base_url) as client:
+        async with AsyncTCIAClient(api="bindaas", api_key=KEY, base_url=server.base_url) as client:
             result = await client.download_series(COLONOGRAPHY, tmp_path / "a")
             archive = await client.get_image(
                 series_instance_uid=COLONOGRAPHY, path=tmp_path / "b.zip"

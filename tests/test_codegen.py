@@ -24,12 +24,14 @@ from .conftest import ROOT, run_codegen
 
 CONFIG = CodegenConfig.load(ROOT)
 SCHEMA = json.loads(CONFIG.schema_path.read_text())
+GENERATIONS = json.loads(CONFIG.generations.read_text())
+GENERATIONS_SCHEMA = json.loads(CONFIG.generations_schema.read_text())
 
 
 def _generate() -> dict[str, str]:
     documents = read_snapshot(CONFIG.snapshot)
-    validate_documents(documents, SCHEMA)
-    return render(documents, SCHEMA)
+    validate_documents(documents, SCHEMA, GENERATIONS, GENERATIONS_SCHEMA)
+    return render(documents, SCHEMA, GENERATIONS)
 
 
 def test_checked_in_code_equals_a_fresh_generation() -> None:
@@ -62,9 +64,10 @@ def _edit(project: Path, query: str, change: Any) -> None:
 
 
 def _edit_series_model(project: Path, change: Any) -> None:
-    """Both queries that return Series must change together (one model per object)."""
-    for query in ("getSeries", "ContentsByName"):
-        _edit(project, query, change)
+    """Every query that returns Series must change with it (one model per object)."""
+    for path in (project / "schema" / "metadata").glob("*.json"):
+        if json.loads(path.read_text()).get("returnObject", {}).get("name") == "Series":
+            _edit(project, path.stem, change)
 
 
 def _drift_series(document: dict[str, Any]) -> None:
@@ -99,15 +102,15 @@ def test_check_reports_parameter_changes(project_copy: Path) -> None:
     def change(document: dict[str, Any]) -> None:
         document["queryParameters"][0]["required"] = True
         document["queryParameters"].append(
-            {"name": "Manufacturer", "required": False, "description": "", "type": "string"}
+            {"name": "PatientName", "required": False, "description": "", "type": "string"}
         )
 
     _edit(project_copy, "getSeries", change)
     result = run_codegen(project_copy, "--check")
     assert result.returncode == 1
     assert "parameter Collection changed: required False -> True" in result.stdout
-    assert "parameter Manufacturer added" in result.stdout
-    assert "+        manufacturer: str | None = None," in result.stdout
+    assert "parameter PatientName added" in result.stdout
+    assert "+        patient_name: str | None = None," in result.stdout
 
 
 def test_regenerating_after_a_change_writes_it_and_check_passes_again(project_copy: Path) -> None:
@@ -157,7 +160,7 @@ def _documents() -> dict[str, Any]:
 
 def _problems(documents: dict[str, Any]) -> str:
     with pytest.raises(CodegenError) as raised:
-        validate_documents(documents, SCHEMA)
+        validate_documents(documents, SCHEMA, GENERATIONS, GENERATIONS_SCHEMA)
     return str(raised.value)
 
 
@@ -178,7 +181,8 @@ def test_duplicate_parameter_names_are_rejected() -> None:
 
 def test_a_tag_owned_by_another_keyword_is_rejected() -> None:
     documents = _documents()
-    documents["getSeries"]["attributes"][-1]["dicomTag"] = "0020 000E"  # ImageCount
+    image_count = next(a for a in documents["getSeries"]["attributes"] if a["name"] == "ImageCount")
+    image_count["dicomTag"] = "0020 000E"
     assert "this tag is SeriesInstanceUID in the DICOM dictionary, not ImageCount" in _problems(
         documents
     )
@@ -216,14 +220,16 @@ def test_hostile_text_cannot_inject_code(tmp_path: Path, monkeypatch: pytest.Mon
     series["description"] = HOSTILE
     series["returnObject"]["description"] = HOSTILE
     series["queryParameters"][0]["description"] = HOSTILE
-    for document in (series, documents["ContentsByName"]):
+    for document in [
+        d for d in documents.values() if d.get("returnObject", {}).get("name") == "Series"
+    ]:
         document["returnObject"] = series["returnObject"]
         for attribute in document["attributes"]:
             attribute["description"] = HOSTILE
-    validate_documents(documents, SCHEMA)
+    validate_documents(documents, SCHEMA, GENERATIONS, GENERATIONS_SCHEMA)
     package = tmp_path / "hostile_generated"
     package.mkdir()
-    for name, text in render(documents, SCHEMA).items():
+    for name, text in render(documents, SCHEMA, GENERATIONS).items():
         (package / name).write_text(text)
         if name.endswith(".py"):
             _assert_declarations_only(ast.parse(text))
@@ -249,7 +255,16 @@ def test_hostile_text_cannot_inject_code(tmp_path: Path, monkeypatch: pytest.Mon
 
 def _assert_declarations_only(module: ast.Module) -> None:
     """Imports, classes, constants and docstrings; methods only hand their arguments on."""
-    allowed_calls = {"QuerySpec", "ParameterSpec", "MappingProxyType", "Field", "ConfigDict"}
+    allowed_calls = {
+        "QuerySpec",
+        "ParameterSpec",
+        "GenerationWire",
+        "WireParameter",
+        "ApiGeneration",
+        "MappingProxyType",
+        "Field",
+        "ConfigDict",
+    }
     for node in ast.walk(module):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             docstring, returned = node.body
@@ -260,7 +275,7 @@ def _assert_declarations_only(module: ast.Module) -> None:
             assert ast.unparse(call.func) in {
                 "self._run_rows",
                 "self._run_one",
-                "self._run_archive",
+                "self._run_to_file",
             }
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             assert node.func.id in allowed_calls, ast.dump(node)
@@ -304,23 +319,23 @@ def test_fetching_changed_metadata_rewrites_snapshot_lock_and_code(
 
     served = tmp_path / "served"
     shutil.copytree(project_copy / "schema" / "metadata", served)
-    document = json.loads((served / "getPatient.json").read_text())
+    document = json.loads((served / "getSeriesSize.json").read_text())
     document["attributes"].append(
-        {"name": "Phantom", "dicomTag": "NA", "description": "YES or NO", "type": "string"}
+        {"name": "MD5Hash", "dicomTag": "NA", "description": "The ZIP's MD5", "type": "string"}
     )
-    (served / "getPatient.json").write_text(json.dumps(document))
+    (served / "getSeriesSize.json").write_text(json.dumps(document))
     with TCIATestServer(metadata_dir=served) as server:
         result = run_codegen(project_copy, "--base-url", server.base_url)
     assert result.returncode == 0, result.stderr
     assert "wrote the snapshot" in result.stdout
-    written = json.loads((project_copy / "schema" / "metadata" / "getPatient.json").read_text())
-    assert written["attributes"][-1]["name"] == "Phantom"
+    written = json.loads((project_copy / "schema" / "metadata" / "getSeriesSize.json").read_text())
+    assert written["attributes"][-1]["name"] == "MD5Hash"
     lock = json.loads((project_copy / "schema" / "snapshot.lock.json").read_text())
     assert lock["source"] == server.base_url
     assert set(lock["sha256"]) == {path.stem for path in served.iterdir()}
     assert (
-        "Phantom: str | None = None"
-        in (project_copy / "src/tcia_models/_generated/patient.py").read_text()
+        "MD5Hash: str | None = None"
+        in (project_copy / "src/tcia_models/_generated/series_size.py").read_text()
     )
     assert run_codegen(project_copy, "--check").returncode == 0
 
@@ -332,13 +347,13 @@ def test_fetching_drifted_metadata_is_reported_by_check(project_copy: Path, tmp_
     drifted.mkdir()
     for path in (project_copy / "schema" / "metadata").iterdir():
         document = json.loads(path.read_text())
-        if document.get("returnObject", {}).get("name") == "Series":
-            _drift_series(document)
+        if path.stem == "getSeriesSize":
+            document["attributes"][0]["type"] = "string"
         (drifted / path.name).write_text(json.dumps(document))
     with TCIATestServer(metadata_dir=drifted) as server:
         result = run_codegen(project_copy, "--base-url", server.base_url, "--check")
     assert result.returncode == 1
-    assert "attribute SoftwareVersions removed" in result.stdout
+    assert "attribute TotalSizeInBytes changed: type 'integer' -> 'string'" in result.stdout
 
 
 def test_an_unreachable_server_is_one_clear_line(project_copy: Path) -> None:

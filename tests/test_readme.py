@@ -34,6 +34,7 @@ def server() -> Iterator[TCIATestServer]:
 def readme_env(
     server: TCIATestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, str]:
+    monkeypatch.setenv("TCIA_API", "bindaas")
     monkeypatch.setenv("TCIA_BASE_URL", server.base_url)
     monkeypatch.setenv("TCIA_API_KEY", KEY)
     monkeypatch.chdir(tmp_path)

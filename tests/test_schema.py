@@ -20,8 +20,21 @@ SNAPSHOT = {
 }
 
 
-def test_snapshot_holds_the_ten_queries_of_the_seeds() -> None:
-    assert set(SNAPSHOT) == {
+def test_snapshot_holds_the_seeds_queries_and_nbias() -> None:
+    original = {name for name, doc in SNAPSHOT.items() if "bindaas" in doc["generations"]}
+    nbia_only = set(SNAPSHOT) - original
+    assert nbia_only == {
+        "getSOPInstanceUIDs",
+        "getSingleImage",
+        "NewPatientsInCollection",
+        "NewStudiesInPatientCollection",
+        "getPatientByCollectionAndModality",
+        "getUpdatedSeries",
+        "getSeriesMetaData",
+        "getImageWithMD5Hash",
+    }
+    assert all("NBIA has no /metadata" in SNAPSHOT[name]["source"] for name in nbia_only)
+    assert original == {
         "getCollectionValues",
         "getModalityValues",
         "getBodyPartValues",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -14,7 +15,7 @@ import httpx
 from ._base_client import ClientCore, PreparedRequest, ensure_tcia_error
 from ._constants import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DOWNLOAD_CHUNK
 from ._download import DownloadOutcome, DownloadResult, SeriesDownload
-from ._generated import QUERIES, AsyncQueries
+from ._generated import ApiName, AsyncQueries
 from ._progress import ProgressBar
 from ._specs import ModelT, QuerySpec, TabularFormat
 
@@ -30,24 +31,40 @@ class AsyncTCIAClient(AsyncQueries):
     def __init__(
         self,
         *,
+        api: ApiName | None = None,
         api_key: str | None = None,
         base_url: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
-        self._core = ClientCore(base_url=base_url, api_key=api_key, max_retries=max_retries)
+        self._core = ClientCore(
+            api=api,
+            base_url=base_url,
+            api_key=api_key,
+            username=username,
+            password=password,
+            max_retries=max_retries,
+        )
         self._http = http_client or httpx.AsyncClient(
             timeout=timeout, follow_redirects=True, limits=httpx.Limits(max_connections=100)
         )
         self._owns_http = http_client is None
+        self._token_lock = asyncio.Lock()
 
     @property
     def base_url(self) -> str:
         return self._core.base_url
 
+    @property
+    def api(self) -> str:
+        """The API generation this client speaks (``nbia-v4``, ``bindaas``, ...)."""
+        return self._core.api
+
     def __repr__(self) -> str:
-        return f"AsyncTCIAClient(base_url={self.base_url!r})"
+        return f"AsyncTCIAClient(api={self.api!r}, base_url={self.base_url!r})"
 
     async def close(self) -> None:
         if self._owns_http:
@@ -66,14 +83,30 @@ class AsyncTCIAClient(AsyncQueries):
 
     # Transport ------------------------------------------------------------------------------
 
+    async def _authenticate(self) -> None:
+        """Log in or refresh the OAuth token when it is near expiry: once, whatever the tasks."""
+        token = self._core.token
+        if token is None or token.fresh(time.monotonic()):
+            return
+        async with self._token_lock:
+            for _ in range(2):  # a refused refresh falls back to a fresh login
+                if token.fresh(time.monotonic()):
+                    return
+                url, form = token.request()
+                try:
+                    response = await self._http.post(url, data=form)
+                except httpx.TransportError as error:
+                    raise self._core.connection_error(
+                        PreparedRequest("oauth/token", url, {}, ""), error
+                    ) from None
+                token.accept(response, time.monotonic())
+
     async def _send(self, request: PreparedRequest, *, stream: bool = False) -> httpx.Response:
-        attempt = 0
+        attempt, relogged = 0, False
         while True:
+            await self._authenticate()
             http_request = self._http.build_request(
-                "GET",
-                self._core.base_url + request.path,
-                params=request.params,
-                headers=self._core.headers,
+                "GET", request.url, params=request.params, headers=self._core.headers
             )
             try:
                 response = await self._http.send(http_request, stream=stream)
@@ -89,7 +122,11 @@ class AsyncTCIAClient(AsyncQueries):
                 if stream:
                     await response.aread()
                     await response.aclose()
-                if delay is None:
+                if response.status_code == 401 and self._core.token and not relogged:
+                    # The token may have expired on the server's clock: log in once more.
+                    self._core.token.invalidate()
+                    relogged, delay = True, 0.0
+                elif delay is None:
                     raise self._core.status_error(request, response)
                 reason = f"HTTP {response.status_code}"
             self._core.log_retry(request, reason, delay, attempt)
@@ -108,7 +145,7 @@ class AsyncTCIAClient(AsyncQueries):
         request = self._core.prepare(spec, arguments, format)
         return self._core.one(spec, request, (await self._send(request)).content)
 
-    async def _run_archive(
+    async def _run_to_file(
         self, spec: QuerySpec[Any], arguments: Mapping[str, object], path: str | os.PathLike[str]
     ) -> Path:
         request = self._core.prepare(spec, arguments, "zip")
@@ -167,37 +204,28 @@ class AsyncTCIAClient(AsyncQueries):
         *,
         extract: bool = True,
         progress: bool = False,
+        verify_md5: bool = True,
     ) -> DownloadResult:
         """Download one series; see ``TCIAClient.download_series``."""
-        return await self._download(
-            series_instance_uid, dest, extract=extract, bar=None, progress=progress
-        )
-
-    async def _download(
-        self,
-        uid: str,
-        dest: str | os.PathLike[str],
-        *,
-        extract: bool,
-        bar: ProgressBar | None,
-        progress: bool = False,
-    ) -> DownloadResult:
-        download = SeriesDownload(uid, dest, extract=extract)
+        download = SeriesDownload(series_instance_uid, dest, extract=extract)
         existing = download.existing()
         if existing is not None:
             return existing
-        size = await self.get_series_size(series_instance_uid=uid)
-        request = self._core.prepare(QUERIES["getImage"], {"SeriesInstanceUID": uid}, "zip")
-        with ProgressBar(progress, uid, size.TotalSizeInBytes) as own_bar:
+        size = await self.get_series_size(series_instance_uid=series_instance_uid)
+        request, md5 = self._core.archive_request(series_instance_uid, verify_md5=verify_md5)
+        with ProgressBar(progress, series_instance_uid, size.TotalSizeInBytes) as bar:
             try:
-                await self._stream_to(request, download.temporary_archive(), bar or own_bar)
+                await self._stream_to(request, download.temporary_archive(), bar)
                 # Checking and extracting read the whole archive: keep them off the event loop.
                 result = await asyncio.to_thread(
-                    download.finish, object_count=size.ObjectCount, total_size=size.TotalSizeInBytes
+                    download.finish,
+                    object_count=size.ObjectCount,
+                    total_size=size.TotalSizeInBytes,
+                    md5=md5,
                 )
             finally:
                 download.discard()
-            own_bar.complete()
+            bar.complete()
         return result
 
     async def download_many(
@@ -208,6 +236,7 @@ class AsyncTCIAClient(AsyncQueries):
         concurrency: int = DEFAULT_CONCURRENCY,
         extract: bool = True,
         progress: bool = False,
+        verify_md5: bool = True,
     ) -> list[DownloadOutcome]:
         """Download several series, ``concurrency`` at a time; one failure stops no other.
 
@@ -220,7 +249,9 @@ class AsyncTCIAClient(AsyncQueries):
             async def one(uid: str) -> DownloadOutcome:
                 async with slots:
                     try:
-                        result = await self._download(uid, dest, extract=extract, bar=None)
+                        result = await self.download_series(
+                            uid, dest, extract=extract, verify_md5=verify_md5
+                        )
                         return DownloadOutcome(uid, result=result)
                     except Exception as error:  # every failure is reported, none aborts the others
                         return DownloadOutcome(uid, error=ensure_tcia_error(error, uid))

@@ -18,14 +18,15 @@ from typing import Any
 import httpx
 
 from ._constants import (
+    API_ENV,
     API_KEY_ENV,
     API_KEY_HEADER,
     BASE_URL_ENV,
-    DEFAULT_BASE_URL,
     INITIAL_RETRY_DELAY,
     MAX_RETRY_AFTER,
     MAX_RETRY_DELAY,
     RETRYABLE_STATUSES,
+    TOKEN_REFRESH_MARGIN,
 )
 from ._exceptions import (
     APIConnectionError,
@@ -40,10 +41,11 @@ from ._exceptions import (
     TCIAError,
     excerpt,
 )
+from ._generated import DEFAULT_API, GENERATIONS, QUERIES
 from ._specs import ModelT, QuerySpec, TabularFormat
 from .parsing import parse
 
-__all__ = ["ClientCore", "PreparedRequest"]
+__all__ = ["ClientCore", "PreparedRequest", "TokenState"]
 
 log = logging.getLogger("tcia_models")
 
@@ -53,41 +55,71 @@ class PreparedRequest:
     """One request as data: what to send, never how."""
 
     query: str
+    url: str
     params: Mapping[str, str]
     format: str
 
-    @property
-    def path(self) -> str:
-        return self.query
 
-
-def _wire_value(value: object) -> str:
+def _wire_value(value: object, date_format: str | None = None) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime.date):
-        return value.isoformat()
+        return value.strftime(date_format) if date_format else value.isoformat()
     return str(value)
 
 
 class ClientCore:
-    def __init__(self, *, base_url: str | None, api_key: str | None, max_retries: int) -> None:
-        self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip(
-            "/"
-        ) + "/"
+    def __init__(
+        self,
+        *,
+        api: str | None,
+        base_url: str | None,
+        api_key: str | None,
+        username: str | None = None,
+        password: str | None = None,
+        max_retries: int,
+    ) -> None:
+        name = api or os.environ.get(API_ENV) or DEFAULT_API
+        if name not in GENERATIONS:
+            raise InvalidParameterError(
+                f"api={name!r} is not one of {', '.join(map(repr, GENERATIONS))}"
+            )
+        self.generation = GENERATIONS[name]
+        self.base_url = (
+            base_url or os.environ.get(BASE_URL_ENV) or self.generation.base_url
+        ).rstrip("/") + "/"
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         self._api_key = key or None
         if max_retries < 0:
             raise InvalidParameterError(f"max_retries must be 0 or more, not {max_retries}")
         self.max_retries = max_retries
+        self.token = (
+            TokenState(self, username, password) if self.generation.auth == "oauth" else None
+        )
+
+    @property
+    def api(self) -> str:
+        return self.generation.name
 
     @property
     def headers(self) -> dict[str, str]:
-        """Per-request headers: the API key travels here, never in the URL."""
-        return {API_KEY_HEADER: self._api_key} if self._api_key else {}
+        """Per-request headers: the key or token travels here, never in the URL."""
+        if self.generation.auth == "api_key" and self._api_key:
+            return {API_KEY_HEADER: self._api_key}
+        if self.token is not None and self.token.access_token:
+            return {"Authorization": f"Bearer {self.token.access_token}"}
+        return {}
 
     def redact(self, text: str) -> str:
-        """``text`` with the API key blanked out, should a server ever echo it."""
-        return text.replace(self._api_key, "***") if self._api_key else text
+        """``text`` with every secret blanked out, should a server ever echo one."""
+        secrets = [self._api_key, *(self.token.secrets() if self.token else [])]
+        for secret in secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    def url(self, path: str) -> str:
+        return str(httpx.URL(self.base_url).join(path))
 
     # Building -------------------------------------------------------------------------------
 
@@ -108,12 +140,24 @@ class ClientCore:
                 f"{spec.method_name}() cannot return format={format!r}; use one of {offered}",
                 query=spec.name,
             )
-        params = {
-            name: _wire_value(value) for name, value in arguments.items() if value is not None
-        }
+        wire = spec.wire(self.api)
+        if wire is None:
+            offered = ", ".join(repr(g.api) for g in spec.generations)
+            raise InvalidParameterError(
+                f"{spec.method_name}(): api={self.api!r} has no {spec.name}; it is offered by "
+                f"{offered} (TCIAClient(api=...))",
+                query=spec.name,
+            )
+        params: dict[str, str] = {}
+        for name, value in arguments.items():
+            if value is None:
+                continue
+            spelling = wire.parameter(name)
+            wire_name = spelling.wire_name if spelling else name
+            params[wire_name] = _wire_value(value, spelling.date_format if spelling else None)
         if spec.model is not None:
             params["format"] = format
-        return PreparedRequest(spec.name, params, format)
+        return PreparedRequest(spec.name, self.url(wire.path), params, format)
 
     def prepare_raw(
         self, query: str, params: Mapping[str, object], format: str | None
@@ -121,7 +165,17 @@ class ClientCore:
         wire = {name: _wire_value(value) for name, value in params.items() if value is not None}
         if format is not None:
             wire["format"] = format
-        return PreparedRequest(query, wire, format or "")
+        return PreparedRequest(query, self.url(query), wire, format or "")
+
+    def archive_request(
+        self, series_instance_uid: str, *, verify_md5: bool
+    ) -> tuple[PreparedRequest, bool]:
+        """The request for a series' ZIP, and whether it carries MD5 hashes to check: where the
+        generation offers getImageWithMD5Hash, that query, so every image is verified."""
+        hashed = QUERIES.get("getImageWithMD5Hash")
+        use_hashes = verify_md5 and hashed is not None and hashed.wire(self.api) is not None
+        spec = hashed if use_hashes and hashed is not None else QUERIES["getImage"]
+        return self.prepare(spec, {"SeriesInstanceUID": series_instance_uid}, "zip"), use_hashes
 
     # Retrying -------------------------------------------------------------------------------
 
@@ -167,11 +221,17 @@ class ClientCore:
             )
         elif status in (401, 403):
             error_type = AuthenticationError
-            advice = (
-                "pass a valid api_key (or set TCIA_API_KEY)"
-                if self._api_key is None
-                else ("the API key was refused: check it, and that it may read this data")
-            )
+            if self.generation.auth == "oauth":
+                advice = "the login was refused: check username and password"
+            elif self.generation.auth == "none":
+                advice = (
+                    f"api={self.api!r} needs no key, yet the server wants one: "
+                    "check base_url and api (the original API is api='bindaas')"
+                )
+            elif self._api_key is None:
+                advice = "pass a valid api_key (or set TCIA_API_KEY)"
+            else:
+                advice = "the API key was refused: check it, and that it may read this data"
         elif status == 404:
             error_type, advice = NotFoundError, f"the server has no query {query}: check base_url"
         elif status == 429:
@@ -220,6 +280,74 @@ class ClientCore:
                 status=200,
             )
         return rows[0]
+
+
+class TokenState:
+    """An OAuth token (NBIA v2), refreshed before it expires. Sans-I/O: the clients send the
+    requests it prepares, one at a time under their own lock."""
+
+    def __init__(self, core: ClientCore, username: str | None, password: str | None) -> None:
+        generation = core.generation
+        self._core = core
+        self._username = (
+            username or os.environ.get("TCIA_USERNAME") or generation.guest_username or ""
+        )
+        given_password = password if password is not None else os.environ.get("TCIA_PASSWORD")
+        self._password = (
+            given_password if given_password is not None else generation.guest_password or ""
+        )
+        self.access_token: str | None = None
+        self._refresh_token: str | None = None
+        self._expires_at = 0.0
+
+    def fresh(self, now: float) -> bool:
+        return self.access_token is not None and now < self._expires_at - TOKEN_REFRESH_MARGIN
+
+    def secrets(self) -> list[str]:
+        return [s for s in (self.access_token, self._refresh_token, self._password) if s]
+
+    def invalidate(self) -> None:
+        self.access_token = None
+
+    def request(self) -> tuple[str, dict[str, str]]:
+        """The token endpoint and the form to post: a refresh when possible, else a login."""
+        generation = self._core.generation
+        url = self._core.url(generation.token_path or "oauth/token")
+        form = {"client_id": generation.client_id or ""}
+        if self._refresh_token:
+            form |= {"grant_type": "refresh_token", "refresh_token": self._refresh_token}
+        else:
+            form |= {
+                "grant_type": "password",
+                "username": self._username,
+                "password": self._password,
+            }
+        return url, form
+
+    def accept(self, response: httpx.Response, now: float) -> None:
+        if response.status_code != 200:
+            refreshing = self._refresh_token is not None
+            self._refresh_token = None
+            if refreshing:
+                return  # the refresh token has expired: log in again
+            raise AuthenticationError(
+                f"NBIA login as {self._username!r} was refused (HTTP {response.status_code}); "
+                "check username and password (TCIA_USERNAME, TCIA_PASSWORD)",
+                query="oauth/token",
+                status=response.status_code,
+            )
+        try:
+            data = response.json()
+            self.access_token = str(data["access_token"])
+            self._expires_at = now + float(data.get("expires_in") or 0)
+            self._refresh_token = data.get("refresh_token") or None
+        except (ValueError, KeyError, TypeError):
+            raise AuthenticationError(
+                "the token endpoint answered without an access_token", query="oauth/token"
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"TokenState(username={self._username!r})"
 
 
 def _tabular(format: str) -> TabularFormat:

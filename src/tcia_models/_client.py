@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +16,7 @@ import httpx
 from ._base_client import ClientCore, PreparedRequest, ensure_tcia_error
 from ._constants import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DOWNLOAD_CHUNK
 from ._download import DownloadOutcome, DownloadResult, SeriesDownload
-from ._generated import QUERIES, SyncQueries
+from ._generated import ApiName, SyncQueries
 from ._progress import ProgressBar
 from ._specs import ModelT, QuerySpec, TabularFormat
 
@@ -33,22 +34,38 @@ class TCIAClient(SyncQueries):
     def __init__(
         self,
         *,
+        api: ApiName | None = None,
         api_key: str | None = None,
         base_url: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.Client | None = None,
     ) -> None:
-        self._core = ClientCore(base_url=base_url, api_key=api_key, max_retries=max_retries)
+        self._core = ClientCore(
+            api=api,
+            base_url=base_url,
+            api_key=api_key,
+            username=username,
+            password=password,
+            max_retries=max_retries,
+        )
         self._http = http_client or httpx.Client(timeout=timeout, follow_redirects=True)
         self._owns_http = http_client is None
+        self._token_lock = threading.Lock()
 
     @property
     def base_url(self) -> str:
         return self._core.base_url
 
+    @property
+    def api(self) -> str:
+        """The API generation this client speaks (``nbia-v4``, ``bindaas``, ...)."""
+        return self._core.api
+
     def __repr__(self) -> str:
-        return f"TCIAClient(base_url={self.base_url!r})"
+        return f"TCIAClient(api={self.api!r}, base_url={self.base_url!r})"
 
     def close(self) -> None:
         if self._owns_http:
@@ -67,14 +84,30 @@ class TCIAClient(SyncQueries):
 
     # Transport ------------------------------------------------------------------------------
 
+    def _authenticate(self) -> None:
+        """Log in or refresh the OAuth token when it is near expiry: once, whatever the threads."""
+        token = self._core.token
+        if token is None or token.fresh(time.monotonic()):
+            return
+        with self._token_lock:
+            for _ in range(2):  # a refused refresh falls back to a fresh login
+                if token.fresh(time.monotonic()):
+                    return
+                url, form = token.request()
+                try:
+                    response = self._http.post(url, data=form)
+                except httpx.TransportError as error:
+                    raise self._core.connection_error(
+                        PreparedRequest("oauth/token", url, {}, ""), error
+                    ) from None
+                token.accept(response, time.monotonic())
+
     def _send(self, request: PreparedRequest, *, stream: bool = False) -> httpx.Response:
-        attempt = 0
+        attempt, relogged = 0, False
         while True:
+            self._authenticate()
             http_request = self._http.build_request(
-                "GET",
-                self._core.base_url + request.path,
-                params=request.params,
-                headers=self._core.headers,
+                "GET", request.url, params=request.params, headers=self._core.headers
             )
             try:
                 response = self._http.send(http_request, stream=stream)
@@ -90,7 +123,11 @@ class TCIAClient(SyncQueries):
                 if stream:
                     response.read()
                     response.close()
-                if delay is None:
+                if response.status_code == 401 and self._core.token and not relogged:
+                    # The token may have expired on the server's clock: log in once more.
+                    self._core.token.invalidate()
+                    relogged, delay = True, 0.0
+                elif delay is None:
                     raise self._core.status_error(request, response)
                 reason = f"HTTP {response.status_code}"
             self._core.log_retry(request, reason, delay, attempt)
@@ -109,7 +146,7 @@ class TCIAClient(SyncQueries):
         request = self._core.prepare(spec, arguments, format)
         return self._core.one(spec, request, self._send(request).content)
 
-    def _run_archive(
+    def _run_to_file(
         self, spec: QuerySpec[Any], arguments: Mapping[str, object], path: str | os.PathLike[str]
     ) -> Path:
         request = self._core.prepare(spec, arguments, "zip")
@@ -166,26 +203,26 @@ class TCIAClient(SyncQueries):
         *,
         extract: bool = True,
         progress: bool = False,
+        verify_md5: bool = True,
     ) -> DownloadResult:
         """Download one series into ``dest/<uid>/`` (or ``dest/<uid>.zip`` with ``extract=False``).
 
         The ZIP is streamed to a temporary file (constant memory), checked (integrity, and
         image count and bytes against getSeriesSize), extracted refusing unsafe entries, and
-        only then moved into place. A series already complete on disk is skipped.
+        only then moved into place. A series already complete on disk is skipped. Where the API
+        generation offers MD5 hashes (getImageWithMD5Hash), every image is verified against them.
         """
         download = SeriesDownload(series_instance_uid, dest, extract=extract)
         existing = download.existing()
         if existing is not None:
             return existing
         size = self.get_series_size(series_instance_uid=series_instance_uid)
-        request = self._core.prepare(
-            QUERIES["getImage"], {"SeriesInstanceUID": series_instance_uid}, "zip"
-        )
+        request, md5 = self._core.archive_request(series_instance_uid, verify_md5=verify_md5)
         with ProgressBar(progress, series_instance_uid, size.TotalSizeInBytes) as bar:
             try:
                 self._stream_to(request, download.temporary_archive(), bar)
                 result = download.finish(
-                    object_count=size.ObjectCount, total_size=size.TotalSizeInBytes
+                    object_count=size.ObjectCount, total_size=size.TotalSizeInBytes, md5=md5
                 )
             finally:
                 download.discard()
@@ -200,6 +237,7 @@ class TCIAClient(SyncQueries):
         concurrency: int = DEFAULT_CONCURRENCY,
         extract: bool = True,
         progress: bool = False,
+        verify_md5: bool = True,
     ) -> list[DownloadOutcome]:
         """Download several series, ``concurrency`` at a time; one failure stops no other.
 
@@ -210,9 +248,8 @@ class TCIAClient(SyncQueries):
 
             def one(uid: str) -> DownloadOutcome:
                 try:
-                    return DownloadOutcome(
-                        uid, result=self.download_series(uid, dest, extract=extract)
-                    )
+                    result = self.download_series(uid, dest, extract=extract, verify_md5=verify_md5)
+                    return DownloadOutcome(uid, result=result)
                 except Exception as error:  # every failure is reported, none aborts the others
                     return DownloadOutcome(uid, error=ensure_tcia_error(error, uid))
                 finally:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import httpx
 
-DEFAULT_BASE_URL = "https://services.cancerimagingarchive.net/services/TCIA/TCIA/query"
-"""The usage guide's production URL; ``TCIA_BASE_URL`` or ``base_url=`` override it."""
-
 BASE_URL_ENV = "TCIA_BASE_URL"
+API_ENV = "TCIA_API"
+TOKEN_REFRESH_MARGIN = 60.0
+"""Seconds before expiry at which a token is refreshed, so no request carries a stale one."""
 API_KEY_ENV = "TCIA_API_KEY"
 API_KEY_HEADER = "api_key"
 

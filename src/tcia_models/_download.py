@@ -7,6 +7,7 @@ leaves no partial series behind, and a complete one is skipped on the next run.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -16,11 +17,13 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from ._exceptions import DownloadError, InvalidParameterError, TCIAError
 
 __all__ = ["DownloadOutcome", "DownloadResult", "SeriesDownload"]
 
+_CHUNK = 1024 * 1024
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 # Entries TCIA adds beside the images.
 _NOT_IMAGES = frozenset({"LICENSE", "md5hashes.csv"})
@@ -99,19 +102,28 @@ class SeriesDownload:
             self._archive = Path(name)
         return self._archive
 
-    def finish(self, *, object_count: int, total_size: int) -> DownloadResult:
-        """Check the archive against getSeriesSize, extract it, and move it into place."""
+    def finish(self, *, object_count: int, total_size: int, md5: bool = False) -> DownloadResult:
+        """Check the archive against getSeriesSize (and its ``md5hashes.csv`` when ``md5``),
+        extract it, and move it into place.
+
+        One pass reads every entry: zipfile checks each entry's CRC as it reaches its end, and
+        the MD5 is computed on the same bytes.
+        """
         assert self._archive is not None, "temporary_archive() first"
         try:
             with zipfile.ZipFile(self._archive) as archive:
                 images = self._check(archive, object_count, total_size)
+                hashes = self._hashes(archive, images) if md5 else None
                 if self.extract:
-                    return self._extract(archive, len(images))
+                    return self._extract(archive, len(images), hashes)
+                for info in archive.infolist():
+                    with archive.open(info) as source:
+                        self._copy(info.filename, source, None, hashes)
             self._archive.replace(self.final)
             self._archive = None
             size = self.final.stat().st_size
             return DownloadResult(self.uid, self.final, (self.final,), size, len(images))
-        except zipfile.BadZipFile as error:
+        except (zipfile.BadZipFile, zlib.error, EOFError) as error:
             raise self._error(f"the archive is damaged or incomplete ({error})") from None
         finally:
             self.discard()
@@ -138,12 +150,6 @@ class SeriesDownload:
                 raise self._error(
                     f"the archive holds an unsafe entry {info.filename!r} ({problem})"
                 )
-        try:
-            broken = archive.testzip()
-        except (zlib.error, EOFError, OSError) as error:
-            raise self._error(f"the archive is damaged ({error})") from None
-        if broken is not None:
-            raise self._error(f"the archive is damaged (bad CRC in {broken!r})")
         images = [info for info in archive.infolist() if _is_image(info.filename)]
         size = sum(info.file_size for info in images)
         if len(images) != object_count or size != total_size:
@@ -153,7 +159,42 @@ class SeriesDownload:
             )
         return images
 
-    def _extract(self, archive: zipfile.ZipFile, image_count: int) -> DownloadResult:
+    def _hashes(self, archive: zipfile.ZipFile, images: list[zipfile.ZipInfo]) -> dict[str, str]:
+        """``md5hashes.csv`` (``Filename,MD5Hash``), which must name every image."""
+        try:
+            text = archive.read("md5hashes.csv").decode("utf-8")
+        except KeyError:
+            raise self._error(
+                "the archive has no md5hashes.csv to verify the images with"
+            ) from None
+        hashes: dict[str, str] = {}
+        for line in text.splitlines()[1:]:
+            name, _, digest = line.partition(",")
+            if name:
+                hashes[name.strip()] = digest.strip().lower()
+        unlisted = [info.filename for info in images if info.filename not in hashes]
+        if unlisted:
+            raise self._error(f"md5hashes.csv does not list {unlisted[0]!r}")
+        return hashes
+
+    def _copy(
+        self, name: str, source: IO[bytes], sink: IO[bytes] | None, hashes: dict[str, str] | None
+    ) -> None:
+        """Read one entry to its end (so its CRC is checked), writing and hashing on the way."""
+        digest = (
+            hashlib.md5(usedforsecurity=False) if hashes is not None and name in hashes else None
+        )
+        while chunk := source.read(_CHUNK):
+            if sink is not None:
+                sink.write(chunk)
+            if digest is not None:
+                digest.update(chunk)
+        if digest is not None and hashes is not None and digest.hexdigest() != hashes[name]:
+            raise self._error(f"MD5 mismatch for {name!r}: the image is not what the server hashed")
+
+    def _extract(
+        self, archive: zipfile.ZipFile, image_count: int, hashes: dict[str, str] | None
+    ) -> DownloadResult:
         staging = Path(tempfile.mkdtemp(prefix=f".{self.uid}.", suffix=".partial", dir=self.dest))
         try:
             for info in archive.infolist():
@@ -162,7 +203,7 @@ class SeriesDownload:
                 target = staging.joinpath(*PurePosixPath(info.filename).parts)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with archive.open(info) as source, target.open("wb") as sink:
-                    shutil.copyfileobj(source, sink, 1024 * 1024)
+                    self._copy(info.filename, source, sink, hashes)
             staging.rename(self.final)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

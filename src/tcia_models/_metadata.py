@@ -32,12 +32,16 @@ class PackagedMetadata:
 
     schema: Mapping[str, Any]
     documents: Mapping[str, Document]
+    generations: Mapping[str, Any]
+    """schema/generations.json: each API generation's base URL, auth and value forms."""
 
 
 def packaged_metadata() -> PackagedMetadata:
     raw = resources.files("tcia_models._generated").joinpath("metadata.json").read_text("utf-8")
     data = json.loads(raw)
-    return PackagedMetadata(schema=data["schema"], documents=data["documents"])
+    return PackagedMetadata(
+        schema=data["schema"], documents=data["documents"], generations=data["generations"]
+    )
 
 
 def schema_problems(document: object, schema: Mapping[str, Any], *, query: str) -> list[str]:

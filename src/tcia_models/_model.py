@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import functools
-from typing import cast
+from typing import Any, cast
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict
 
-__all__ = ["DICOM_TAG_KEY", "TCIAModel", "dicom_tags"]
+__all__ = ["DICOM_TAG_KEY", "WIRE_NAMES_KEY", "TCIAModel", "dicom_tags"]
 
 DICOM_TAG_KEY = "x-dicom-tag"
 """The JSON Schema key under which each field carries its DICOM tag (8 hex digits)."""
+
+WIRE_NAMES_KEY = "x-wire-names"
+"""The JSON Schema key listing the other keys a field arrives under (``PatientId``)."""
 
 
 class TCIAModel(BaseModel):
@@ -26,7 +29,26 @@ class TCIAModel(BaseModel):
         frozen=True,
         use_attribute_docstrings=True,
         arbitrary_types_allowed=True,
+        validate_by_name=True,
+        validate_by_alias=True,
     )
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Accept every key a field arrives under (``PatientId`` for ``PatientID``), in Rust."""
+        super().__pydantic_init_subclass__(**kwargs)
+        renamed = False
+        for name, field in cls.model_fields.items():
+            extra: object = field.json_schema_extra
+            if isinstance(extra, dict):
+                wire_names = cast("dict[str, object]", extra).get(WIRE_NAMES_KEY)
+                if isinstance(wire_names, list):
+                    field.validation_alias = AliasChoices(
+                        name, *map(str, cast("list[object]", wire_names))
+                    )
+                    renamed = True
+        if renamed:
+            cls.model_rebuild(force=True)
 
 
 @functools.cache

@@ -25,7 +25,7 @@ class SyncQueryRunner(abc.ABC):
     ) -> ModelT: ...
 
     @abc.abstractmethod
-    def _run_archive(
+    def _run_to_file(
         self, spec: QuerySpec[Any], arguments: Mapping[str, object], path: str | os.PathLike[str]
     ) -> Path: ...
 
@@ -42,6 +42,6 @@ class AsyncQueryRunner(abc.ABC):
     ) -> ModelT: ...
 
     @abc.abstractmethod
-    async def _run_archive(
+    async def _run_to_file(
         self, spec: QuerySpec[Any], arguments: Mapping[str, object], path: str | os.PathLike[str]
     ) -> Path: ...

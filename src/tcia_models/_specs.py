@@ -7,7 +7,15 @@ from typing import Generic, Literal, TypeVar
 
 from ._model import TCIAModel
 
-__all__ = ["ModelT", "ParameterSpec", "QuerySpec", "TabularFormat"]
+__all__ = [
+    "ApiGeneration",
+    "GenerationWire",
+    "ModelT",
+    "ParameterSpec",
+    "QuerySpec",
+    "TabularFormat",
+    "WireParameter",
+]
 
 ModelT = TypeVar("ModelT", bound=TCIAModel)
 
@@ -27,6 +35,47 @@ class ParameterSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class WireParameter:
+    """How one generation spells a parameter."""
+
+    name: str
+    """The parameter, as the metadata names it."""
+    wire_name: str
+    date_format: str | None = None
+    """strftime format of a date parameter."""
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationWire:
+    """How one API generation offers a query."""
+
+    api: str
+    path: str
+    """Relative to the generation's base URL (``getSeries``, ``../v1/getContentsByName``)."""
+    parameters: tuple[WireParameter, ...] = ()
+    string_values: bool = False
+
+    def parameter(self, name: str) -> WireParameter | None:
+        return next((p for p in self.parameters if p.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiGeneration:
+    """One generation of TCIA's API, as data: the request core reads it."""
+
+    name: str
+    description: str
+    base_url: str
+    auth: str
+    """``api_key``, ``oauth`` or ``none``."""
+    rejects_unknown_parameters: bool = False
+    token_path: str | None = None
+    client_id: str | None = None
+    guest_username: str | None = None
+    guest_password: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class QuerySpec(Generic[ModelT]):
     name: str
     """The wire name, e.g. ``getSeries``."""
@@ -38,6 +87,11 @@ class QuerySpec(Generic[ModelT]):
     model: type[ModelT] | None
     single_row: bool
     """True when the query answers with exactly one row (an aggregate such as getSeriesSize)."""
+    generations: tuple[GenerationWire, ...] = ()
+    """The API generations that offer the query."""
+
+    def wire(self, api: str) -> GenerationWire | None:
+        return next((g for g in self.generations if g.api == api), None)
 
     @property
     def required(self) -> tuple[ParameterSpec, ...]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import datetime
 import json
 import os
 import sys
@@ -15,13 +16,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ._generated import QUERIES
+from ._generated import DEFAULT_API, GENERATIONS, QUERIES
 from ._model import TCIAModel
 from ._specs import QuerySpec
 
 __all__ = ["main"]
 
-_PARAMETER_TYPES: dict[str, Any] = {"integer": int, "number": float}
+_PARAMETER_TYPES: dict[str, Any] = {
+    "integer": int,
+    "number": float,
+    "date": datetime.date.fromisoformat,
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,11 +36,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _connection_options(parser: argparse.ArgumentParser) -> None:
+def _connection_options(parser: argparse.ArgumentParser, *, generations: bool = True) -> None:
+    if generations:
+        parser.add_argument(
+            "--api",
+            choices=list(GENERATIONS),
+            help=f"the API generation (default: $TCIA_API, or {DEFAULT_API})",
+        )
     parser.add_argument(
-        "--base-url", help="the API's base URL (default: $TCIA_BASE_URL, or TCIA's)"
+        "--base-url", help="the API's base URL (default: $TCIA_BASE_URL, or the generation's)"
     )
-    parser.add_argument("--api-key", help="the API key (default: $TCIA_API_KEY)")
+    parser.add_argument(
+        "--api-key", help="the API key, for the original API (default: $TCIA_API_KEY)"
+    )
 
 
 def _requirement(required: bool) -> str:
@@ -100,7 +113,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "2 when the check could not run.",
     )
     drift.add_argument("--format", choices=["text", "json"], default="text")
-    _connection_options(drift)
+    _connection_options(drift, generations=False)
     drift.set_defaults(handler=_drift)
 
     serve = commands.add_parser("serve", help="run the bundled TCIA-compatible test server")
@@ -141,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _client(args: argparse.Namespace) -> Any:
     from ._client import TCIAClient
 
-    return TCIAClient(api_key=args.api_key, base_url=args.base_url)
+    return TCIAClient(api=args.api, api_key=args.api_key, base_url=args.base_url)
 
 
 def _query(args: argparse.Namespace) -> int:
@@ -228,7 +241,9 @@ def _download(args: argparse.Namespace) -> int:
     uids = _read_uids(args)
 
     async def run() -> list[Any]:
-        async with AsyncTCIAClient(api_key=args.api_key, base_url=args.base_url) as tcia:
+        async with AsyncTCIAClient(
+            api=args.api, api_key=args.api_key, base_url=args.base_url
+        ) as tcia:
             return await tcia.download_many(
                 uids,
                 args.out,
@@ -281,8 +296,8 @@ def _demo(args: argparse.Namespace) -> int:
     from .drift import check_drift
     from .testing import TCIATestServer
 
-    with TCIATestServer() as server, TCIAClient(base_url=server.base_url) as tcia:
-        print(f"Bundled TCIA server at {server.base_url}\n")
+    with TCIATestServer() as server, TCIAClient(base_url=server.base_url_for(DEFAULT_API)) as tcia:
+        print(f"Bundled TCIA server at {server.origin} (speaking {DEFAULT_API} here)\n")
         _print_rows(tcia.get_collection_values(), "table", title="getCollectionValues")
         series = tcia.get_series(collection="RIDER Lung PET-CT")
         shown = ["SeriesInstanceUID", "Modality", "SeriesDate", "SeriesDescription", "ImageCount"]

@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 
-from ._constants import API_KEY_ENV, API_KEY_HEADER, BASE_URL_ENV, DEFAULT_BASE_URL
+from ._constants import API_KEY_ENV, API_KEY_HEADER, BASE_URL_ENV
 from ._exceptions import TCIAError
+from ._generated import GENERATIONS
 from ._metadata import (
     QueryDrift,
     compare_documents,
@@ -58,10 +59,17 @@ def check_drift(
 ) -> DriftReport:
     """Compare the server's metadata with the packaged snapshot; raise ``DriftCheckError`` when
     the comparison cannot be made."""
-    base = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
+    # Only the original (Bindaas) API serves /metadata.
+    base = (base_url or os.environ.get(BASE_URL_ENV) or GENERATIONS["bindaas"].base_url).rstrip("/")
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
     packaged = packaged_metadata()
-    fetched = _fetch(base, key, list(packaged.documents), timeout)
+    # NBIA has no /metadata: its queries' documents are checked with `tcia drift --responses`.
+    served = {
+        name: document
+        for name, document in packaged.documents.items()
+        if "bindaas" in (document.get("generations") or {"bindaas": {}})
+    }
+    fetched = _fetch(base, key, list(served), timeout)
     problems = [
         problem
         for query, document in fetched.items()
@@ -72,7 +80,7 @@ def check_drift(
             "the server's metadata breaks the schema, so it cannot be compared:\n  "
             + "\n  ".join(problems)
         )
-    return DriftReport(base, compare_documents(packaged.documents, fetched))
+    return DriftReport(base, compare_documents(served, fetched))
 
 
 def _fetch(base: str, api_key: str | None, queries: list[str], timeout: float) -> Mapping[str, Any]:

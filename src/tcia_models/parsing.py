@@ -13,7 +13,7 @@ import functools
 import gc
 import io
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -69,7 +69,7 @@ def parse(
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
+def _gc_paused() -> Generator[None]:
     was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -6,9 +6,13 @@ from .collection import Collection
 from .manufacturer import Manufacturer
 from .modality import Modality
 from .patient import Patient
+from .patient_identifier import PatientIdentifier
 from .patient_study import PatientStudy
+from .sop_instance import SOPInstance
 from .series import Series
+from .series_metadata import SeriesMetadata
 from .series_size import SeriesSize
+from .generations import DEFAULT_API, GENERATIONS, ApiName
 from .methods import AsyncQueries, SyncQueries
 from .queries import QUERIES
 
@@ -18,10 +22,16 @@ __all__ = [
     "Manufacturer",
     "Modality",
     "Patient",
+    "PatientIdentifier",
     "PatientStudy",
+    "SOPInstance",
     "Series",
+    "SeriesMetadata",
     "SeriesSize",
     "QUERIES",
     "AsyncQueries",
     "SyncQueries",
+    "ApiName",
+    "DEFAULT_API",
+    "GENERATIONS",
 ]

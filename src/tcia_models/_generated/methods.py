@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 from pathlib import Path
 from typing import Literal
@@ -14,20 +15,31 @@ from .collection import Collection
 from .manufacturer import Manufacturer
 from .modality import Modality
 from .patient import Patient
+from .patient_identifier import PatientIdentifier
 from .patient_study import PatientStudy
+from .sop_instance import SOPInstance
 from .series import Series
+from .series_metadata import SeriesMetadata
 from .series_size import SeriesSize
 from .queries import (
     CONTENTS_BY_NAME,
+    NEW_PATIENTS_IN_COLLECTION,
+    NEW_STUDIES_IN_PATIENT_COLLECTION,
     GET_BODY_PART_VALUES,
     GET_COLLECTION_VALUES,
     GET_IMAGE,
+    GET_IMAGE_WITH_MD5_HASH,
     GET_MANUFACTURER_VALUES,
     GET_MODALITY_VALUES,
     GET_PATIENT,
+    GET_PATIENT_BY_COLLECTION_AND_MODALITY,
     GET_PATIENT_STUDY,
+    GET_SOP_INSTANCE_UI_DS,
     GET_SERIES,
+    GET_SERIES_META_DATA,
     GET_SERIES_SIZE,
+    GET_SINGLE_IMAGE,
+    GET_UPDATED_SERIES,
 )
 
 
@@ -51,6 +63,48 @@ class SyncQueries(SyncQueryRunner):
         Wire query: ``ContentsByName``.
         """
         return self._run_rows(CONTENTS_BY_NAME, {"name": name}, format)
+
+    def new_patients_in_collection(
+        self,
+        *,
+        collection: str,
+        date: datetime.date,
+        format: Literal["json", "csv", "xml"] = "json",
+    ) -> list[Patient]:
+        """Set of patient objects added to a collection since a date.
+
+        Returns a list of ``Patient``: An object that represents one patient.
+
+        Args:
+            collection: Required. Collection name, as getCollectionValues returns it. (wire name ``Collection``)
+            date: Required. Patients added on or after this date. (wire name ``Date``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``NewPatientsInCollection``.
+        """
+        return self._run_rows(NEW_PATIENTS_IN_COLLECTION, {"Collection": collection, "Date": date}, format)
+
+    def new_studies_in_patient_collection(
+        self,
+        *,
+        collection: str,
+        date: datetime.date,
+        patient_id: str | None = None,
+        format: Literal["json", "csv", "xml"] = "json",
+    ) -> list[PatientStudy]:
+        """Set of patient/study objects added to a collection since a date.
+
+        Returns a list of ``PatientStudy``: An object that represents one DICOM imaging study performed on one patient.
+
+        Args:
+            collection: Required. Collection name, as getCollectionValues returns it. (wire name ``Collection``)
+            patient_id: Patient identifier, as getPatient returns it. (wire name ``PatientID``)
+            date: Required. Studies added on or after this date. (wire name ``Date``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``NewStudiesInPatientCollection``.
+        """
+        return self._run_rows(NEW_STUDIES_IN_PATIENT_COLLECTION, {"Collection": collection, "PatientID": patient_id, "Date": date}, format)
 
     def get_body_part_values(
         self,
@@ -94,6 +148,8 @@ class SyncQueries(SyncQueryRunner):
         self,
         *,
         series_instance_uid: str,
+        new_file_names: str | None = None,
+        include_md5: str | None = None,
         path: str | os.PathLike[str],
     ) -> Path:
         """Set of images in a zip file.
@@ -102,11 +158,31 @@ class SyncQueries(SyncQueryRunner):
 
         Args:
             series_instance_uid: Required. Series Instance UID of the series to download. (wire name ``SeriesInstanceUID``)
-            path: Where to write the archive.
+            new_file_names: Yes: name the images <acquisition>-<instance>.dcm instead of 00000001.dcm (NBIA). (wire name ``NewFileNames``)
+            include_md5: Yes: add md5hashes.csv, the MD5 of each image (NBIA v4). (wire name ``IncludeMD5``)
+            path: Where to write it.
 
         Wire query: ``getImage``.
         """
-        return self._run_archive(GET_IMAGE, {"SeriesInstanceUID": series_instance_uid}, path)
+        return self._run_to_file(GET_IMAGE, {"SeriesInstanceUID": series_instance_uid, "NewFileNames": new_file_names, "IncludeMD5": include_md5}, path)
+
+    def get_image_with_md5_hash(
+        self,
+        *,
+        series_instance_uid: str,
+        path: str | os.PathLike[str],
+    ) -> Path:
+        """Set of images in a zip file, with md5hashes.csv (the MD5 of each image) and no LICENSE.
+
+        Streams the ZIP archive to ``path`` and returns that path.
+
+        Args:
+            series_instance_uid: Required. Series Instance UID of the series to download. (wire name ``SeriesInstanceUID``)
+            path: Where to write it.
+
+        Wire query: ``getImageWithMD5Hash``.
+        """
+        return self._run_to_file(GET_IMAGE_WITH_MD5_HASH, {"SeriesInstanceUID": series_instance_uid}, path)
 
     def get_manufacturer_values(
         self,
@@ -156,6 +232,7 @@ class SyncQueries(SyncQueryRunner):
         self,
         *,
         collection: str | None = None,
+        patient_id: str | None = None,
         format: Literal["json", "csv", "xml"] = "json",
     ) -> list[Patient]:
         """Set of patient objects filtered by query keys.
@@ -164,11 +241,32 @@ class SyncQueries(SyncQueryRunner):
 
         Args:
             collection: Collection name, as getCollectionValues returns it. (wire name ``Collection``)
+            patient_id: Patient identifier, as getPatient returns it. (wire name ``PatientID``)
             format: The wire format to request; every format parses into the same models.
 
         Wire query: ``getPatient``.
         """
-        return self._run_rows(GET_PATIENT, {"Collection": collection}, format)
+        return self._run_rows(GET_PATIENT, {"Collection": collection, "PatientID": patient_id}, format)
+
+    def get_patient_by_collection_and_modality(
+        self,
+        *,
+        collection: str,
+        modality: str,
+        format: Literal["json", "csv", "xml"] = "json",
+    ) -> list[PatientIdentifier]:
+        """Set of the identifiers of the patients of a collection with series of a modality.
+
+        Returns a list of ``PatientIdentifier``: An object that holds one patient's identifier.
+
+        Args:
+            collection: Required. Collection name, as getCollectionValues returns it. (wire name ``Collection``)
+            modality: Required. Modality (CT, MR, ...), as getModalityValues returns it. (wire name ``Modality``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getPatientByCollectionAndModality``.
+        """
+        return self._run_rows(GET_PATIENT_BY_COLLECTION_AND_MODALITY, {"Collection": collection, "Modality": modality}, format)
 
     def get_patient_study(
         self,
@@ -192,6 +290,24 @@ class SyncQueries(SyncQueryRunner):
         """
         return self._run_rows(GET_PATIENT_STUDY, {"Collection": collection, "PatientID": patient_id, "StudyInstanceUID": study_instance_uid}, format)
 
+    def get_sop_instance_ui_ds(
+        self,
+        *,
+        series_instance_uid: str,
+        format: Literal["json", "csv", "xml"] = "json",
+    ) -> list[SOPInstance]:
+        """Set of the SOP Instance UIDs of a series' images.
+
+        Returns a list of ``SOPInstance``: An object that represents one image (SOP instance) of a series.
+
+        Args:
+            series_instance_uid: Required. Series Instance UID of the series. (wire name ``SeriesInstanceUID``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getSOPInstanceUIDs``.
+        """
+        return self._run_rows(GET_SOP_INSTANCE_UI_DS, {"SeriesInstanceUID": series_instance_uid}, format)
+
     def get_series(
         self,
         *,
@@ -200,6 +316,9 @@ class SyncQueries(SyncQueryRunner):
         study_instance_uid: str | None = None,
         modality: str | None = None,
         series_instance_uid: str | None = None,
+        body_part_examined: str | None = None,
+        manufacturer: str | None = None,
+        manufacturer_model_name: str | None = None,
         format: Literal["json", "csv", "xml"] = "json",
     ) -> list[Series]:
         """Set of series objects filtered by query keys.
@@ -212,11 +331,32 @@ class SyncQueries(SyncQueryRunner):
             study_instance_uid: Study Instance UID, as getPatientStudy returns it. (wire name ``StudyInstanceUID``)
             modality: Modality (CT, MR, ...), as getModalityValues returns it. (wire name ``Modality``)
             series_instance_uid: Series Instance UID, as getSeries returns it. (wire name ``SeriesInstanceUID``)
+            body_part_examined: Body part examined, as getBodyPartValues returns it. (wire name ``BodyPartExamined``)
+            manufacturer: Manufacturer, as getManufacturerValues returns it. (wire name ``Manufacturer``)
+            manufacturer_model_name: Manufacturer's model name. (wire name ``ManufacturerModelName``)
             format: The wire format to request; every format parses into the same models.
 
         Wire query: ``getSeries``.
         """
-        return self._run_rows(GET_SERIES, {"Collection": collection, "PatientID": patient_id, "StudyInstanceUID": study_instance_uid, "Modality": modality, "SeriesInstanceUID": series_instance_uid}, format)
+        return self._run_rows(GET_SERIES, {"Collection": collection, "PatientID": patient_id, "StudyInstanceUID": study_instance_uid, "Modality": modality, "SeriesInstanceUID": series_instance_uid, "BodyPartExamined": body_part_examined, "Manufacturer": manufacturer, "ManufacturerModelName": manufacturer_model_name}, format)
+
+    def get_series_meta_data(
+        self,
+        *,
+        series_instance_uid: str,
+        format: Literal["json"] = "json",
+    ) -> list[SeriesMetadata]:
+        """Everything NBIA knows about one series, every value a string.
+
+        Returns a list of ``SeriesMetadata``: An object that describes one series in full (NBIA's series metadata).
+
+        Args:
+            series_instance_uid: Required. Series Instance UID of the series. (wire name ``SeriesInstanceUID``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getSeriesMetaData``.
+        """
+        return self._run_rows(GET_SERIES_META_DATA, {"SeriesInstanceUID": series_instance_uid}, format)
 
     def get_series_size(
         self,
@@ -235,6 +375,44 @@ class SyncQueries(SyncQueryRunner):
         Wire query: ``getSeriesSize``.
         """
         return self._run_one(GET_SERIES_SIZE, {"SeriesInstanceUID": series_instance_uid}, format)
+
+    def get_single_image(
+        self,
+        *,
+        series_instance_uid: str,
+        sop_instance_uid: str,
+        path: str | os.PathLike[str],
+    ) -> Path:
+        """One DICOM image of a series.
+
+        Streams the DICOM file to ``path`` and returns that path.
+
+        Args:
+            series_instance_uid: Required. Series Instance UID of the series. (wire name ``SeriesInstanceUID``)
+            sop_instance_uid: Required. SOP Instance UID of the image, as getSOPInstanceUIDs returns it. (wire name ``SOPInstanceUID``)
+            path: Where to write it.
+
+        Wire query: ``getSingleImage``.
+        """
+        return self._run_to_file(GET_SINGLE_IMAGE, {"SeriesInstanceUID": series_instance_uid, "SOPInstanceUID": sop_instance_uid}, path)
+
+    def get_updated_series(
+        self,
+        *,
+        from_date: datetime.date,
+        format: Literal["json", "csv", "xml"] = "json",
+    ) -> list[Series]:
+        """Set of series objects released or changed since a date.
+
+        Returns a list of ``Series``: An object that represents one imaging series.
+
+        Args:
+            from_date: Required. Series updated on or after this date. (wire name ``fromDate``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getUpdatedSeries``.
+        """
+        return self._run_rows(GET_UPDATED_SERIES, {"fromDate": from_date}, format)
 
 
 class AsyncQueries(AsyncQueryRunner):
@@ -257,6 +435,48 @@ class AsyncQueries(AsyncQueryRunner):
         Wire query: ``ContentsByName``.
         """
         return await self._run_rows(CONTENTS_BY_NAME, {"name": name}, format)
+
+    async def new_patients_in_collection(
+        self,
+        *,
+        collection: str,
+        date: datetime.date,
+        format: Literal["json", "csv", "xml"] = "json",
+    ) -> list[Patient]:
+        """Set of patient objects added to a collection since a date.
+
+        Returns a list of ``Patient``: An object that represents one patient.
+
+        Args:
+            collection: Required. Collection name, as getCollectionValues returns it. (wire name ``Collection``)
+            date: Required. Patients added on or after this date. (wire name ``Date``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``NewPatientsInCollection``.
+        """
+        return await self._run_rows(NEW_PATIENTS_IN_COLLECTION, {"Collection": collection, "Date": date}, format)
+
+    async def new_studies_in_patient_collection(
+        self,
+        *,
+        collection: str,
+        date: datetime.date,
+        patient_id: str | None = None,
+        format: Literal["json", "csv", "xml"] = "json",
+    ) -> list[PatientStudy]:
+        """Set of patient/study objects added to a collection since a date.
+
+        Returns a list of ``PatientStudy``: An object that represents one DICOM imaging study performed on one patient.
+
+        Args:
+            collection: Required. Collection name, as getCollectionValues returns it. (wire name ``Collection``)
+            patient_id: Patient identifier, as getPatient returns it. (wire name ``PatientID``)
+            date: Required. Studies added on or after this date. (wire name ``Date``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``NewStudiesInPatientCollection``.
+        """
+        return await self._run_rows(NEW_STUDIES_IN_PATIENT_COLLECTION, {"Collection": collection, "PatientID": patient_id, "Date": date}, format)
 
     async def get_body_part_values(
         self,
@@ -300,6 +520,8 @@ class AsyncQueries(AsyncQueryRunner):
         self,
         *,
         series_instance_uid: str,
+        new_file_names: str | None = None,
+        include_md5: str | None = None,
         path: str | os.PathLike[str],
     ) -> Path:
         """Set of images in a zip file.
@@ -308,11 +530,31 @@ class AsyncQueries(AsyncQueryRunner):
 
         Args:
             series_instance_uid: Required. Series Instance UID of the series to download. (wire name ``SeriesInstanceUID``)
-            path: Where to write the archive.
+            new_file_names: Yes: name the images <acquisition>-<instance>.dcm instead of 00000001.dcm (NBIA). (wire name ``NewFileNames``)
+            include_md5: Yes: add md5hashes.csv, the MD5 of each image (NBIA v4). (wire name ``IncludeMD5``)
+            path: Where to write it.
 
         Wire query: ``getImage``.
         """
-        return await self._run_archive(GET_IMAGE, {"SeriesInstanceUID": series_instance_uid}, path)
+        return await self._run_to_file(GET_IMAGE, {"SeriesInstanceUID": series_instance_uid, "NewFileNames": new_file_names, "IncludeMD5": include_md5}, path)
+
+    async def get_image_with_md5_hash(
+        self,
+        *,
+        series_instance_uid: str,
+        path: str | os.PathLike[str],
+    ) -> Path:
+        """Set of images in a zip file, with md5hashes.csv (the MD5 of each image) and no LICENSE.
+
+        Streams the ZIP archive to ``path`` and returns that path.
+
+        Args:
+            series_instance_uid: Required. Series Instance UID of the series to download. (wire name ``SeriesInstanceUID``)
+            path: Where to write it.
+
+        Wire query: ``getImageWithMD5Hash``.
+        """
+        return await self._run_to_file(GET_IMAGE_WITH_MD5_HASH, {"SeriesInstanceUID": series_instance_uid}, path)
 
     async def get_manufacturer_values(
         self,
@@ -362,6 +604,7 @@ class AsyncQueries(AsyncQueryRunner):
         self,
         *,
         collection: str | None = None,
+        patient_id: str | None = None,
         format: Literal["json", "csv", "xml"] = "json",
     ) -> list[Patient]:
         """Set of patient objects filtered by query keys.
@@ -370,11 +613,32 @@ class AsyncQueries(AsyncQueryRunner):
 
         Args:
             collection: Collection name, as getCollectionValues returns it. (wire name ``Collection``)
+            patient_id: Patient identifier, as getPatient returns it. (wire name ``PatientID``)
             format: The wire format to request; every format parses into the same models.
 
         Wire query: ``getPatient``.
         """
-        return await self._run_rows(GET_PATIENT, {"Collection": collection}, format)
+        return await self._run_rows(GET_PATIENT, {"Collection": collection, "PatientID": patient_id}, format)
+
+    async def get_patient_by_collection_and_modality(
+        self,
+        *,
+        collection: str,
+        modality: str,
+        format: Literal["json", "csv", "xml"] = "json",
+    ) -> list[PatientIdentifier]:
+        """Set of the identifiers of the patients of a collection with series of a modality.
+
+        Returns a list of ``PatientIdentifier``: An object that holds one patient's identifier.
+
+        Args:
+            collection: Required. Collection name, as getCollectionValues returns it. (wire name ``Collection``)
+            modality: Required. Modality (CT, MR, ...), as getModalityValues returns it. (wire name ``Modality``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getPatientByCollectionAndModality``.
+        """
+        return await self._run_rows(GET_PATIENT_BY_COLLECTION_AND_MODALITY, {"Collection": collection, "Modality": modality}, format)
 
     async def get_patient_study(
         self,
@@ -398,6 +662,24 @@ class AsyncQueries(AsyncQueryRunner):
         """
         return await self._run_rows(GET_PATIENT_STUDY, {"Collection": collection, "PatientID": patient_id, "StudyInstanceUID": study_instance_uid}, format)
 
+    async def get_sop_instance_ui_ds(
+        self,
+        *,
+        series_instance_uid: str,
+        format: Literal["json", "csv", "xml"] = "json",
+    ) -> list[SOPInstance]:
+        """Set of the SOP Instance UIDs of a series' images.
+
+        Returns a list of ``SOPInstance``: An object that represents one image (SOP instance) of a series.
+
+        Args:
+            series_instance_uid: Required. Series Instance UID of the series. (wire name ``SeriesInstanceUID``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getSOPInstanceUIDs``.
+        """
+        return await self._run_rows(GET_SOP_INSTANCE_UI_DS, {"SeriesInstanceUID": series_instance_uid}, format)
+
     async def get_series(
         self,
         *,
@@ -406,6 +688,9 @@ class AsyncQueries(AsyncQueryRunner):
         study_instance_uid: str | None = None,
         modality: str | None = None,
         series_instance_uid: str | None = None,
+        body_part_examined: str | None = None,
+        manufacturer: str | None = None,
+        manufacturer_model_name: str | None = None,
         format: Literal["json", "csv", "xml"] = "json",
     ) -> list[Series]:
         """Set of series objects filtered by query keys.
@@ -418,11 +703,32 @@ class AsyncQueries(AsyncQueryRunner):
             study_instance_uid: Study Instance UID, as getPatientStudy returns it. (wire name ``StudyInstanceUID``)
             modality: Modality (CT, MR, ...), as getModalityValues returns it. (wire name ``Modality``)
             series_instance_uid: Series Instance UID, as getSeries returns it. (wire name ``SeriesInstanceUID``)
+            body_part_examined: Body part examined, as getBodyPartValues returns it. (wire name ``BodyPartExamined``)
+            manufacturer: Manufacturer, as getManufacturerValues returns it. (wire name ``Manufacturer``)
+            manufacturer_model_name: Manufacturer's model name. (wire name ``ManufacturerModelName``)
             format: The wire format to request; every format parses into the same models.
 
         Wire query: ``getSeries``.
         """
-        return await self._run_rows(GET_SERIES, {"Collection": collection, "PatientID": patient_id, "StudyInstanceUID": study_instance_uid, "Modality": modality, "SeriesInstanceUID": series_instance_uid}, format)
+        return await self._run_rows(GET_SERIES, {"Collection": collection, "PatientID": patient_id, "StudyInstanceUID": study_instance_uid, "Modality": modality, "SeriesInstanceUID": series_instance_uid, "BodyPartExamined": body_part_examined, "Manufacturer": manufacturer, "ManufacturerModelName": manufacturer_model_name}, format)
+
+    async def get_series_meta_data(
+        self,
+        *,
+        series_instance_uid: str,
+        format: Literal["json"] = "json",
+    ) -> list[SeriesMetadata]:
+        """Everything NBIA knows about one series, every value a string.
+
+        Returns a list of ``SeriesMetadata``: An object that describes one series in full (NBIA's series metadata).
+
+        Args:
+            series_instance_uid: Required. Series Instance UID of the series. (wire name ``SeriesInstanceUID``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getSeriesMetaData``.
+        """
+        return await self._run_rows(GET_SERIES_META_DATA, {"SeriesInstanceUID": series_instance_uid}, format)
 
     async def get_series_size(
         self,
@@ -441,3 +747,41 @@ class AsyncQueries(AsyncQueryRunner):
         Wire query: ``getSeriesSize``.
         """
         return await self._run_one(GET_SERIES_SIZE, {"SeriesInstanceUID": series_instance_uid}, format)
+
+    async def get_single_image(
+        self,
+        *,
+        series_instance_uid: str,
+        sop_instance_uid: str,
+        path: str | os.PathLike[str],
+    ) -> Path:
+        """One DICOM image of a series.
+
+        Streams the DICOM file to ``path`` and returns that path.
+
+        Args:
+            series_instance_uid: Required. Series Instance UID of the series. (wire name ``SeriesInstanceUID``)
+            sop_instance_uid: Required. SOP Instance UID of the image, as getSOPInstanceUIDs returns it. (wire name ``SOPInstanceUID``)
+            path: Where to write it.
+
+        Wire query: ``getSingleImage``.
+        """
+        return await self._run_to_file(GET_SINGLE_IMAGE, {"SeriesInstanceUID": series_instance_uid, "SOPInstanceUID": sop_instance_uid}, path)
+
+    async def get_updated_series(
+        self,
+        *,
+        from_date: datetime.date,
+        format: Literal["json", "csv", "xml"] = "json",
+    ) -> list[Series]:
+        """Set of series objects released or changed since a date.
+
+        Returns a list of ``Series``: An object that represents one imaging series.
+
+        Args:
+            from_date: Required. Series updated on or after this date. (wire name ``fromDate``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getUpdatedSeries``.
+        """
+        return await self._run_rows(GET_UPDATED_SERIES, {"fromDate": from_date}, format)

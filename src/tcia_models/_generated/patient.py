@@ -17,9 +17,11 @@ class Patient(TCIAModel):
     model_config = ConfigDict(
         arbitrary_types_allowed=True,
     )
-    PatientID: Annotated[str, Field(json_schema_extra={"x-dicom-tag": "00100020"})]
+    PatientID: Annotated[
+        str, Field(json_schema_extra={"x-dicom-tag": "00100020", "x-wire-names": ["PatientId"]})
+    ]
     """
-    Has been de-identified as part of submission process.
+    Has been de-identified as part of submission process. NBIA sends it as PatientId.
     """
     PatientName: Annotated[str | None, Field(json_schema_extra={"x-dicom-tag": "00100010"})] = None
     """
@@ -42,4 +44,20 @@ class Patient(TCIAModel):
     Collection: str
     """
     A label used to name a set of images collected for a specific trial or other reason. Assigned during the process of curating the data.
+    """
+    Phantom: str | None = None
+    """
+    YES for a phantom. Sent by NBIA v1, v2 and v4 (since 2021).
+    """
+    SpeciesCode: str | None = None
+    """
+    SNOMED code of the species (337915000: Homo sapiens). Sent by NBIA v1, v2 and v4 (since 2021).
+    """
+    SpeciesDescription: str | None = None
+    """
+    The species. Sent by NBIA v1, v2 and v4 (since 2021).
+    """
+    Authorized: int | None = None
+    """
+    1 when the caller may download the patient's series. Sent by NBIA v4.
     """

@@ -75,3 +75,19 @@ class PatientStudy(TCIAModel):
     """
     Computed number of series.
     """
+    LongitudinalTemporalEventType: Annotated[
+        str | None, Field(json_schema_extra={"x-dicom-tag": "00120053"})
+    ] = None
+    """
+    Standard DICOM definition. Sent by NBIA v1, v2 and v4 (since 2021).
+    """
+    LongitudinalTemporalOffsetFromEvent: Annotated[
+        float | None, Field(json_schema_extra={"x-dicom-tag": "00120052"})
+    ] = None
+    """
+    Standard DICOM definition (days). Sent by NBIA v1, v2 and v4 (since 2021).
+    """
+    Authorized: int | None = None
+    """
+    1 when the caller may download the study's series. Sent by NBIA v4.
+    """

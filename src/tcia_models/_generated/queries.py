@@ -8,15 +8,23 @@ from types import MappingProxyType
 from typing import Any
 
 from tcia_models._model import TCIAModel
-from tcia_models._specs import ParameterSpec, QuerySpec
+from tcia_models._specs import (
+    GenerationWire,
+    ParameterSpec,
+    QuerySpec,
+    WireParameter,
+)
 
 from .body_part_examined import BodyPartExamined
 from .collection import Collection
 from .manufacturer import Manufacturer
 from .modality import Modality
 from .patient import Patient
+from .patient_identifier import PatientIdentifier
 from .patient_study import PatientStudy
+from .sop_instance import SOPInstance
 from .series import Series
+from .series_metadata import SeriesMetadata
 from .series_size import SeriesSize
 
 CONTENTS_BY_NAME: QuerySpec[Series] = QuerySpec(
@@ -29,6 +37,49 @@ CONTENTS_BY_NAME: QuerySpec[Series] = QuerySpec(
     formats=("json",),
     model=Series,
     single_row=False,
+    generations=(
+        GenerationWire("bindaas", "ContentsByName", (), False),
+        GenerationWire("nbia-v1", "getContentsByName", (), False),
+        GenerationWire("nbia-v2", "../v1/getContentsByName", (), False),
+        GenerationWire("nbia-v4", "../v1/getContentsByName", (), False),
+    ),
+)
+
+NEW_PATIENTS_IN_COLLECTION: QuerySpec[Patient] = QuerySpec(
+    name="NewPatientsInCollection",
+    method_name="new_patients_in_collection",
+    description="Set of patient objects added to a collection since a date",
+    parameters=(
+        ParameterSpec(name="Collection", python_name="collection", required=True, description="Collection name, as getCollectionValues returns it.", type="string"),
+        ParameterSpec(name="Date", python_name="date", required=True, description="Patients added on or after this date.", type="date"),
+    ),
+    formats=("csv", "html", "xml", "json",),
+    model=Patient,
+    single_row=False,
+    generations=(
+        GenerationWire("nbia-v1", "NewPatientsInCollection", (WireParameter("Date", "Date", "%Y/%m/%d"),), False),
+        GenerationWire("nbia-v2", "NewPatientsInCollection", (WireParameter("Date", "Date", "%Y/%m/%d"),), False),
+        GenerationWire("nbia-v4", "NewPatientsInCollection", (WireParameter("Date", "fromDate", "%m-%d-%Y"),), False),
+    ),
+)
+
+NEW_STUDIES_IN_PATIENT_COLLECTION: QuerySpec[PatientStudy] = QuerySpec(
+    name="NewStudiesInPatientCollection",
+    method_name="new_studies_in_patient_collection",
+    description="Set of patient/study objects added to a collection since a date",
+    parameters=(
+        ParameterSpec(name="Collection", python_name="collection", required=True, description="Collection name, as getCollectionValues returns it.", type="string"),
+        ParameterSpec(name="PatientID", python_name="patient_id", required=False, description="Patient identifier, as getPatient returns it.", type="string"),
+        ParameterSpec(name="Date", python_name="date", required=True, description="Studies added on or after this date.", type="date"),
+    ),
+    formats=("csv", "html", "xml", "json",),
+    model=PatientStudy,
+    single_row=False,
+    generations=(
+        GenerationWire("nbia-v1", "NewStudiesInPatientCollection", (WireParameter("Date", "Date", "%Y/%m/%d"),), False),
+        GenerationWire("nbia-v2", "NewStudiesInPatientCollection", (WireParameter("Date", "Date", "%Y/%m/%d"),), False),
+        GenerationWire("nbia-v4", "NewStudiesInPatientCollection", (WireParameter("Date", "fromDate", "%m-%d-%Y"),), False),
+    ),
 )
 
 GET_BODY_PART_VALUES: QuerySpec[BodyPartExamined] = QuerySpec(
@@ -43,6 +94,12 @@ GET_BODY_PART_VALUES: QuerySpec[BodyPartExamined] = QuerySpec(
     formats=("csv", "html", "xml", "json",),
     model=BodyPartExamined,
     single_row=False,
+    generations=(
+        GenerationWire("bindaas", "getBodyPartValues", (), False),
+        GenerationWire("nbia-v1", "getBodyPartValues", (), False),
+        GenerationWire("nbia-v2", "getBodyPartValues", (), False),
+        GenerationWire("nbia-v4", "getBodyPartValues", (), False),
+    ),
 )
 
 GET_COLLECTION_VALUES: QuerySpec[Collection] = QuerySpec(
@@ -54,6 +111,12 @@ GET_COLLECTION_VALUES: QuerySpec[Collection] = QuerySpec(
     formats=("csv", "html", "xml", "json",),
     model=Collection,
     single_row=False,
+    generations=(
+        GenerationWire("bindaas", "getCollectionValues", (), False),
+        GenerationWire("nbia-v1", "getCollectionValues", (), False),
+        GenerationWire("nbia-v2", "getCollectionValues", (), False),
+        GenerationWire("nbia-v4", "getCollectionValues", (), False),
+    ),
 )
 
 GET_IMAGE: QuerySpec[TCIAModel] = QuerySpec(
@@ -62,10 +125,35 @@ GET_IMAGE: QuerySpec[TCIAModel] = QuerySpec(
     description="Set of images in a zip file",
     parameters=(
         ParameterSpec(name="SeriesInstanceUID", python_name="series_instance_uid", required=True, description="Series Instance UID of the series to download.", type="uid"),
+        ParameterSpec(name="NewFileNames", python_name="new_file_names", required=False, description="Yes: name the images <acquisition>-<instance>.dcm instead of 00000001.dcm (NBIA).", type="string"),
+        ParameterSpec(name="IncludeMD5", python_name="include_md5", required=False, description="Yes: add md5hashes.csv, the MD5 of each image (NBIA v4).", type="string"),
     ),
     formats=("zip",),
     model=None,
     single_row=False,
+    generations=(
+        GenerationWire("bindaas", "getImage", (), False),
+        GenerationWire("nbia-v1", "getImage", (), False),
+        GenerationWire("nbia-v2", "getImage", (), False),
+        GenerationWire("nbia-v4", "getImage", (), False),
+    ),
+)
+
+GET_IMAGE_WITH_MD5_HASH: QuerySpec[TCIAModel] = QuerySpec(
+    name="getImageWithMD5Hash",
+    method_name="get_image_with_md5_hash",
+    description="Set of images in a zip file, with md5hashes.csv (the MD5 of each image) and no LICENSE",
+    parameters=(
+        ParameterSpec(name="SeriesInstanceUID", python_name="series_instance_uid", required=True, description="Series Instance UID of the series to download.", type="uid"),
+    ),
+    formats=("zip",),
+    model=None,
+    single_row=False,
+    generations=(
+        GenerationWire("nbia-v1", "getImageWithMD5Hash", (), False),
+        GenerationWire("nbia-v2", "getImageWithMD5Hash", (), False),
+        GenerationWire("nbia-v4", "getImageWithMD5Hash", (), False),
+    ),
 )
 
 GET_MANUFACTURER_VALUES: QuerySpec[Manufacturer] = QuerySpec(
@@ -80,6 +168,12 @@ GET_MANUFACTURER_VALUES: QuerySpec[Manufacturer] = QuerySpec(
     formats=("csv", "html", "xml", "json",),
     model=Manufacturer,
     single_row=False,
+    generations=(
+        GenerationWire("bindaas", "getManufacturerValues", (), False),
+        GenerationWire("nbia-v1", "getManufacturerValues", (), False),
+        GenerationWire("nbia-v2", "getManufacturerValues", (), False),
+        GenerationWire("nbia-v4", "getManufacturerValues", (), False),
+    ),
 )
 
 GET_MODALITY_VALUES: QuerySpec[Modality] = QuerySpec(
@@ -94,6 +188,12 @@ GET_MODALITY_VALUES: QuerySpec[Modality] = QuerySpec(
     formats=("csv", "html", "xml", "json",),
     model=Modality,
     single_row=False,
+    generations=(
+        GenerationWire("bindaas", "getModalityValues", (), False),
+        GenerationWire("nbia-v1", "getModalityValues", (), False),
+        GenerationWire("nbia-v2", "getModalityValues", (), False),
+        GenerationWire("nbia-v4", "getModalityValues", (), False),
+    ),
 )
 
 GET_PATIENT: QuerySpec[Patient] = QuerySpec(
@@ -102,10 +202,35 @@ GET_PATIENT: QuerySpec[Patient] = QuerySpec(
     description="Set of patient objects filtered by query keys",
     parameters=(
         ParameterSpec(name="Collection", python_name="collection", required=False, description="Collection name, as getCollectionValues returns it.", type="string"),
+        ParameterSpec(name="PatientID", python_name="patient_id", required=False, description="Patient identifier, as getPatient returns it.", type="string"),
     ),
     formats=("csv", "html", "xml", "json",),
     model=Patient,
     single_row=False,
+    generations=(
+        GenerationWire("bindaas", "getPatient", (), False),
+        GenerationWire("nbia-v1", "getPatient", (WireParameter("PatientID", "PatientId", None),), False),
+        GenerationWire("nbia-v2", "getPatient", (WireParameter("PatientID", "PatientId", None),), False),
+        GenerationWire("nbia-v4", "getPatient", (WireParameter("PatientID", "PatientId", None),), False),
+    ),
+)
+
+GET_PATIENT_BY_COLLECTION_AND_MODALITY: QuerySpec[PatientIdentifier] = QuerySpec(
+    name="getPatientByCollectionAndModality",
+    method_name="get_patient_by_collection_and_modality",
+    description="Set of the identifiers of the patients of a collection with series of a modality",
+    parameters=(
+        ParameterSpec(name="Collection", python_name="collection", required=True, description="Collection name, as getCollectionValues returns it.", type="string"),
+        ParameterSpec(name="Modality", python_name="modality", required=True, description="Modality (CT, MR, ...), as getModalityValues returns it.", type="string"),
+    ),
+    formats=("csv", "html", "xml", "json",),
+    model=PatientIdentifier,
+    single_row=False,
+    generations=(
+        GenerationWire("nbia-v1", "getPatientByCollectionAndModality", (), False),
+        GenerationWire("nbia-v2", "getPatientByCollectionAndModality", (), False),
+        GenerationWire("nbia-v4", "getPatientByCollectionAndModality", (), False),
+    ),
 )
 
 GET_PATIENT_STUDY: QuerySpec[PatientStudy] = QuerySpec(
@@ -120,6 +245,29 @@ GET_PATIENT_STUDY: QuerySpec[PatientStudy] = QuerySpec(
     formats=("csv", "html", "xml", "json",),
     model=PatientStudy,
     single_row=False,
+    generations=(
+        GenerationWire("bindaas", "getPatientStudy", (), False),
+        GenerationWire("nbia-v1", "getPatientStudy", (), False),
+        GenerationWire("nbia-v2", "getPatientStudy", (), False),
+        GenerationWire("nbia-v4", "getPatientStudy", (), False),
+    ),
+)
+
+GET_SOP_INSTANCE_UI_DS: QuerySpec[SOPInstance] = QuerySpec(
+    name="getSOPInstanceUIDs",
+    method_name="get_sop_instance_ui_ds",
+    description="Set of the SOP Instance UIDs of a series' images",
+    parameters=(
+        ParameterSpec(name="SeriesInstanceUID", python_name="series_instance_uid", required=True, description="Series Instance UID of the series.", type="uid"),
+    ),
+    formats=("csv", "html", "xml", "json",),
+    model=SOPInstance,
+    single_row=False,
+    generations=(
+        GenerationWire("nbia-v1", "getSOPInstanceUIDs", (), False),
+        GenerationWire("nbia-v2", "getSOPInstanceUIDs", (), False),
+        GenerationWire("nbia-v4", "getSOPInstanceUIDs", (), False),
+    ),
 )
 
 GET_SERIES: QuerySpec[Series] = QuerySpec(
@@ -132,10 +280,35 @@ GET_SERIES: QuerySpec[Series] = QuerySpec(
         ParameterSpec(name="StudyInstanceUID", python_name="study_instance_uid", required=False, description="Study Instance UID, as getPatientStudy returns it.", type="uid"),
         ParameterSpec(name="Modality", python_name="modality", required=False, description="Modality (CT, MR, ...), as getModalityValues returns it.", type="string"),
         ParameterSpec(name="SeriesInstanceUID", python_name="series_instance_uid", required=False, description="Series Instance UID, as getSeries returns it.", type="uid"),
+        ParameterSpec(name="BodyPartExamined", python_name="body_part_examined", required=False, description="Body part examined, as getBodyPartValues returns it.", type="string"),
+        ParameterSpec(name="Manufacturer", python_name="manufacturer", required=False, description="Manufacturer, as getManufacturerValues returns it.", type="string"),
+        ParameterSpec(name="ManufacturerModelName", python_name="manufacturer_model_name", required=False, description="Manufacturer's model name.", type="string"),
     ),
     formats=("csv", "html", "xml", "json",),
     model=Series,
     single_row=False,
+    generations=(
+        GenerationWire("bindaas", "getSeries", (), False),
+        GenerationWire("nbia-v1", "getSeries", (), False),
+        GenerationWire("nbia-v2", "getSeries", (), False),
+        GenerationWire("nbia-v4", "getSeries", (), False),
+    ),
+)
+
+GET_SERIES_META_DATA: QuerySpec[SeriesMetadata] = QuerySpec(
+    name="getSeriesMetaData",
+    method_name="get_series_meta_data",
+    description="Everything NBIA knows about one series, every value a string",
+    parameters=(
+        ParameterSpec(name="SeriesInstanceUID", python_name="series_instance_uid", required=True, description="Series Instance UID of the series.", type="uid"),
+    ),
+    formats=("json",),
+    model=SeriesMetadata,
+    single_row=False,
+    generations=(
+        GenerationWire("nbia-v1", "getSeriesMetaData", (), True),
+        GenerationWire("nbia-v2", "getSeriesMetaData", (), True),
+    ),
 )
 
 GET_SERIES_SIZE: QuerySpec[SeriesSize] = QuerySpec(
@@ -148,19 +321,68 @@ GET_SERIES_SIZE: QuerySpec[SeriesSize] = QuerySpec(
     formats=("csv", "html", "xml", "json",),
     model=SeriesSize,
     single_row=True,
+    generations=(
+        GenerationWire("bindaas", "getSeriesSize", (), False),
+        GenerationWire("nbia-v1", "getSeriesSize", (), False),
+        GenerationWire("nbia-v2", "getSeriesSize", (), False),
+        GenerationWire("nbia-v4", "getSeriesSize", (), False),
+    ),
+)
+
+GET_SINGLE_IMAGE: QuerySpec[TCIAModel] = QuerySpec(
+    name="getSingleImage",
+    method_name="get_single_image",
+    description="One DICOM image of a series",
+    parameters=(
+        ParameterSpec(name="SeriesInstanceUID", python_name="series_instance_uid", required=True, description="Series Instance UID of the series.", type="uid"),
+        ParameterSpec(name="SOPInstanceUID", python_name="sop_instance_uid", required=True, description="SOP Instance UID of the image, as getSOPInstanceUIDs returns it.", type="uid"),
+    ),
+    formats=("dicom",),
+    model=None,
+    single_row=False,
+    generations=(
+        GenerationWire("nbia-v1", "getSingleImage", (), False),
+        GenerationWire("nbia-v2", "getSingleImage", (), False),
+        GenerationWire("nbia-v4", "getSingleImage", (), False),
+    ),
+)
+
+GET_UPDATED_SERIES: QuerySpec[Series] = QuerySpec(
+    name="getUpdatedSeries",
+    method_name="get_updated_series",
+    description="Set of series objects released or changed since a date",
+    parameters=(
+        ParameterSpec(name="fromDate", python_name="from_date", required=True, description="Series updated on or after this date.", type="date"),
+    ),
+    formats=("csv", "html", "xml", "json",),
+    model=Series,
+    single_row=False,
+    generations=(
+        GenerationWire("nbia-v1", "getUpdatedSeries", (WireParameter("fromDate", "fromDate", "%d/%m/%Y"),), False),
+        GenerationWire("nbia-v2", "getUpdatedSeries", (WireParameter("fromDate", "fromDate", "%d/%m/%Y"),), False),
+        GenerationWire("nbia-v4", "getUpdatedSeries", (WireParameter("fromDate", "fromDate", "%m-%d-%Y"),), False),
+    ),
 )
 
 QUERIES: Mapping[str, QuerySpec[Any]] = MappingProxyType(
     {
         "ContentsByName": CONTENTS_BY_NAME,
+        "NewPatientsInCollection": NEW_PATIENTS_IN_COLLECTION,
+        "NewStudiesInPatientCollection": NEW_STUDIES_IN_PATIENT_COLLECTION,
         "getBodyPartValues": GET_BODY_PART_VALUES,
         "getCollectionValues": GET_COLLECTION_VALUES,
         "getImage": GET_IMAGE,
+        "getImageWithMD5Hash": GET_IMAGE_WITH_MD5_HASH,
         "getManufacturerValues": GET_MANUFACTURER_VALUES,
         "getModalityValues": GET_MODALITY_VALUES,
         "getPatient": GET_PATIENT,
+        "getPatientByCollectionAndModality": GET_PATIENT_BY_COLLECTION_AND_MODALITY,
         "getPatientStudy": GET_PATIENT_STUDY,
+        "getSOPInstanceUIDs": GET_SOP_INSTANCE_UI_DS,
         "getSeries": GET_SERIES,
+        "getSeriesMetaData": GET_SERIES_META_DATA,
         "getSeriesSize": GET_SERIES_SIZE,
+        "getSingleImage": GET_SINGLE_IMAGE,
+        "getUpdatedSeries": GET_UPDATED_SERIES,
     }
 )

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field
 from tcia_models._model import TCIAModel
-from tcia_models._types import Date
+from tcia_models._types import Date, DateTime
 
 
 class Series(TCIAModel):
@@ -81,4 +81,82 @@ class Series(TCIAModel):
     ImageCount: int | None = None
     """
     Computed number of images in this series.
+    """
+    TimeStamp: DateTime | None = None
+    """
+    When the series was last submitted. Sent by NBIA v1 and v2 (since 2021); v4 sends MaxSubmissionTimestamp instead.
+    """
+    LicenseName: str | None = None
+    """
+    The license of the collection. Sent by NBIA v1, v2 and v4 (since 2023).
+    """
+    LicenseURI: str | None = None
+    """
+    The license's URL. Sent by NBIA v1, v2 and v4 (since 2023).
+    """
+    CollectionURI: str | None = None
+    """
+    The collection's DOI URL. Sent by NBIA v1 and v2 (since 2023); v4 sends DataDescriptionURI instead.
+    """
+    FileSize: int | None = None
+    """
+    Bytes of the series' images. Sent by NBIA v1, v2 and v4 (since 2023).
+    """
+    DateReleased: Annotated[
+        DateTime | None, Field(json_schema_extra={"x-wire-names": ["Date Released"]})
+    ] = None
+    """
+    When the series was made public. Sent by NBIA v1, v2 and v4 (since 2023).
+    """
+    StudyDesc: str | None = None
+    """
+    The study's description. Sent by NBIA v1, v2 and v4 (since 2024).
+    """
+    StudyDate: Annotated[Date | None, Field(json_schema_extra={"x-dicom-tag": "00080020"})] = None
+    """
+    The study's date. Sent by NBIA v1, v2 and v4 (since 2024).
+    """
+    ThirdPartyAnalysis: str | None = None
+    """
+    YES when the series is a third-party analysis. Sent by NBIA v1, v2 and v4 (since 2024).
+    """
+    Site: str | None = None
+    """
+    The submitting site. Sent by NBIA v4.
+    """
+    PatientSex: Annotated[str | None, Field(json_schema_extra={"x-dicom-tag": "00100040"})] = None
+    """
+    Standard DICOM definition. Sent by NBIA v4.
+    """
+    PatientAge: Annotated[str | None, Field(json_schema_extra={"x-dicom-tag": "00101010"})] = None
+    """
+    Standard DICOM definition. Sent by NBIA v4.
+    """
+    AdmittingDiagnosesDescription: Annotated[
+        str | None,
+        Field(
+            json_schema_extra={
+                "x-dicom-tag": "00081080",
+                "x-wire-names": ["AdmittingDiagnosisDescription"],
+            }
+        ),
+    ] = None
+    """
+    Standard DICOM definition. Sent by NBIA v4, as AdmittingDiagnosisDescription.
+    """
+    MaxSubmissionTimestamp: Date | None = None
+    """
+    When the series was last submitted. Sent by NBIA v4 (replaces TimeStamp).
+    """
+    DataDescriptionURI: str | None = None
+    """
+    The collection's DOI URL. Sent by NBIA v4 (replaces CollectionURI).
+    """
+    ReleasedStatus: str | None = None
+    """
+    Yes when the series is released. Sent by NBIA v4.
+    """
+    Authorized: int | None = None
+    """
+    1 when the caller may download the series. Sent by NBIA v4.
     """

@@ -8,6 +8,7 @@ the API's attribute names; the server joins them into the flat rows the queries 
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -144,14 +145,53 @@ class Dataset:
         for series in self.series:
             uid = series["StudyInstanceUID"]
             series_per_study[uid] = series_per_study.get(uid, 0) + 1
+        released = {c["Collection"]: self._released(i, c) for i, c in enumerate(self.collections)}
         rows: list[Row] = []
         for series in self.series:
             study = studies[series["StudyInstanceUID"]]
             patient = patients[study["PatientID"]]
-            row = {**patient, **study, **series}
+            row = {
+                **self._nbia_columns(patient["Collection"], released),
+                **patient,
+                **study,
+                **series,
+            }
             row["SeriesCount"] = series_per_study[series["StudyInstanceUID"]]
+            if "StudyDescription" in row:
+                row["StudyDesc"] = row["StudyDescription"]
             rows.append(row)
         return rows
+
+    @staticmethod
+    def _released(index: int, collection: Row) -> str:
+        """When a collection was released: its own ``DateReleased``, else a made-up, fixed one."""
+        if "DateReleased" in collection:
+            return str(collection["DateReleased"])
+        moment = datetime.datetime(2014, 1, 6, 12, 0, 0) + datetime.timedelta(days=45 * index)
+        return moment.isoformat(" ")
+
+    def _nbia_columns(self, collection: str, released: Mapping[str, str]) -> Row:
+        """What the NBIA generations send beyond the guide's attributes, consistently made up."""
+        phantom = "PHANTOM" in collection.upper()
+        slug = "".join(ch for ch in collection.upper() if ch.isalnum())
+        return {
+            "LicenseName": self.license,
+            "LicenseURI": self.license_uri,
+            "CollectionURI": f"https://doi.org/10.7937/K9/TCIA.{slug}",
+            "DataDescriptionURI": f"https://doi.org/10.7937/K9/TCIA.{slug}",
+            "DateReleased": released[collection],
+            "TimeStamp": released[collection],
+            "MaxSubmissionTimestamp": released[collection][:10],
+            "ThirdPartyAnalysis": "NO",
+            "ReleasedStatus": "Yes",
+            "Authorized": 1,
+            "Phantom": "YES" if phantom else "NO",
+            **(
+                {}
+                if phantom
+                else {"SpeciesCode": "337915000", "SpeciesDescription": "Homo sapiens"}
+            ),
+        }
 
     def shared_list_members(self, name: str) -> Sequence[str]:
         return self.shared_lists.get(name, ())

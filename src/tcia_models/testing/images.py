@@ -16,7 +16,7 @@ from typing import Any
 
 from .dataset import Dataset, ImageShape
 
-__all__ = ["ImageStore", "SeriesImages"]
+__all__ = ["ImageStore", "SeriesImages", "sop_class_for"]
 
 # DICOM storage SOP classes by modality; anything else is Secondary Capture.
 _SOP_CLASSES = {
@@ -71,7 +71,7 @@ class ImageStore:
         self._dataset = dataset
         self._rows = {row["SeriesInstanceUID"]: row for row in dataset.series_rows()}
         self._images: dict[str, SeriesImages] = {}
-        self._archives: dict[tuple[str, bool], bytes] = {}
+        self._archives: dict[tuple[str, bool, bool], bytes] = {}
         self._lock = threading.Lock()
 
     def __contains__(self, series_uid: str) -> bool:
@@ -85,18 +85,19 @@ class ImageStore:
                 )
             return self._images[series_uid]
 
-    def archive(self, series_uid: str, *, md5: bool = False) -> bytes:
+    def archive(self, series_uid: str, *, md5: bool = False, with_license: bool = True) -> bytes:
         """The ZIP ``getImage`` sends: ``LICENSE`` first, then ``00000001.dcm``, ... (DEFLATE).
 
-        With ``md5`` it is NBIA's getImageWithMD5Hash: no LICENSE, and ``md5hashes.csv`` last.
+        ``md5`` adds ``md5hashes.csv`` last (NBIA's getImageWithMD5Hash, which has no LICENSE,
+        and v4's ``IncludeMD5=Yes``).
         """
-        key = (series_uid, md5)
+        key = (series_uid, md5, with_license)
         images = self.images(series_uid)
         with self._lock:
             if key not in self._archives:
                 buffer = io.BytesIO()
                 with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-                    if not md5:
+                    if with_license:
                         archive.writestr(_fixed_time("LICENSE"), self._license_text(series_uid))
                     for name, data in images.files:
                         archive.writestr(_fixed_time(name), data)
@@ -122,6 +123,10 @@ class ImageStore:
             f"The images of collection {collection} are licensed under the "
             f"{self._dataset.license} ({self._dataset.license_uri}).\n"
         )
+
+
+def sop_class_for(modality: str) -> str:
+    return _SOP_CLASSES.get(modality, _SECONDARY_CAPTURE)
 
 
 def _fixed_time(name: str) -> zipfile.ZipInfo:

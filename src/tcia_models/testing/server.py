@@ -26,7 +26,8 @@ from .._metadata import packaged_metadata
 from .dataset import Dataset, Row
 from .faults import Fault, FaultQueue
 from .formats import CONTENT_TYPES, WRITERS
-from .images import ImageStore
+from .images import ImageStore, sop_class_for
+from .wire import Dialect
 
 __all__ = ["DEFAULT_PATH", "RecordedRequest", "TCIATestServer"]
 
@@ -36,6 +37,7 @@ DEFAULT_PATH = "/services/TCIA/TCIA/query"
 _CHUNK = 64 * 1024
 _SERVER_ERROR = b"Server was not able to process your request"
 _CONTROL_PARAMETERS = frozenset({"format", "api_key"})
+_ARCHIVE_OPTIONS = frozenset({"NewFileNames", "IncludeMD5"})
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,6 @@ class _Route:
     """``bindaas``, ``nbia-v1``, ``nbia-v2``, ``nbia-v4``, ``token``, ``control`` or ``none``."""
     query: str | None = None
     metadata: bool = False
-    md5: bool = False
-    """NBIA's getImageWithMD5Hash: the archive with ``md5hashes.csv`` and no LICENSE."""
 
 
 _CONTROL_PATH = "/_tcia_test/faults"
@@ -67,8 +67,6 @@ _TOKEN_PATHS = frozenset({"/nbia-api/oauth/token", "/nbia-api/services/oauth/tok
 _NBIA_PATH = re.compile(
     r"^/nbia-api/services/(?:(?P<version>v1|v2|v4)/)?(?P<query>[A-Za-z][A-Za-z0-9]*)$"
 )
-# NBIA's names for the snapshot's queries, where they differ.
-_NBIA_ALIASES = {"getContentsByName": "ContentsByName", "getImageWithMD5Hash": "getImage"}
 
 
 class _Tokens:
@@ -131,6 +129,17 @@ class TCIATestServer:
         self.api_keys = frozenset(api_keys)
         self.dataset = dataset or Dataset.guide()
         self.documents = _load_documents(metadata_dir)
+        self.generations: Mapping[str, Mapping[str, Any]] = packaged_metadata().generations[
+            "generations"
+        ]
+        # (generation, path) -> query, for every generation that offers each query.
+        self._paths: dict[tuple[str, str], str] = {}
+        for query, document in self.documents.items():
+            offered: Mapping[str, Any] = document.get("generations") or {"bindaas": {}}
+            for api, wire in offered.items():
+                wire_path = str(wire.get("path", query))
+                if not wire_path.startswith("../"):
+                    self._paths[(api, wire_path)] = query
         self.path = "/" + path.strip("/")
         self.latency = latency
         """Seconds before the first byte of every response."""
@@ -152,6 +161,8 @@ class TCIATestServer:
                 self._images.images(row["SeriesInstanceUID"]).total_size
             ),
             "ObjectCount": lambda row: len(self._images.images(row["SeriesInstanceUID"]).files),
+            "FileSize": lambda row: self._images.images(row["SeriesInstanceUID"]).total_size,
+            "SOPClassUID": lambda row: sop_class_for(row["Modality"]),
         }
         self._host = host
         self._httpd = _HTTPServer((host, port), self)
@@ -169,6 +180,15 @@ class TCIATestServer:
     def base_url(self) -> str:
         """Where query names are appended, like TCIA's ``.../services/TCIA/TCIA/query``."""
         return self.origin + self.path
+
+    def base_url_for(self, api: str) -> str:
+        """The base URL of one API generation: ``bindaas`` (``base_url``), ``nbia-v1``,
+        ``nbia-v2`` or ``nbia-v4`` (``.../nbia-api/services/v4``)."""
+        if api == "bindaas":
+            return self.base_url
+        if api not in self.generations:
+            raise ValueError(f"no API generation {api!r}; one of {', '.join(self.generations)}")
+        return f"{self.origin}/nbia-api/services/{api.removeprefix('nbia-')}"
 
     def inject(self, fault: Fault, *, query: str | None = None, times: int = 1) -> None:
         """Answer the next ``times`` requests (for ``query``, or any) with ``fault``."""
@@ -254,15 +274,38 @@ class TCIATestServer:
         if route.metadata:
             handler.respond(200, json.dumps(document).encode(), "application/json", fault=fault)
             return
+        dialect = Dialect(route.api, document, self.generations[route.api])
+        params = {k: v for k, v in params.items() if k != "api_key"}
+        unknown = dialect.unknown_parameters(params)
+        if dialect.rejects_unknown and unknown:
+            message = (
+                f"Invalid query parameter: '{unknown[0]}'. "
+                f"Allowed parameters are: [{', '.join(dialect.allowed_parameters)}]"
+            )
+            handler.respond(400, message.encode(), "text/plain", fault=fault)
+            return
+        try:
+            arguments = dialect.canonical_parameters(params)
+        except ValueError as error:
+            handler.respond(400, str(error).encode(), "text/plain", fault=fault)
+            return
         for parameter in document["queryParameters"]:
-            if parameter["required"] and not params.get(parameter["name"]):
-                message = f"A parameter, {parameter['name']} is required for this API call."
+            if parameter["required"] and not arguments.get(parameter["name"]):
+                wire_name = dialect.wire_name(parameter["name"])
+                message = f"A parameter, {wire_name} is required for this API call."
                 handler.respond(400, message.encode(), "application/json", fault=fault)
                 return
         if "ZIP" in document["returnTypes"]:
-            self._send_archive(handler, params, fault, md5=route.md5)
+            md5 = (
+                route.query == "getImageWithMD5Hash"
+                or str(arguments.get("IncludeMD5")).lower() == "yes"
+            )
+            with_license = route.query != "getImageWithMD5Hash"
+            self._send_archive(handler, arguments, fault, md5=md5, with_license=with_license)
+        elif "DICOM" in document["returnTypes"]:
+            self._send_image(handler, arguments, fault)
         else:
-            self._send_rows(handler, document, params, fault)
+            self._send_rows(handler, dialect, arguments, fault)
 
     def _route(self, path: str) -> _Route:
         if path == _CONTROL_PATH:
@@ -271,17 +314,15 @@ class TCIATestServer:
             return _Route("token")
         if path.startswith(self.path + "/"):
             name, _, rest = path[len(self.path) + 1 :].partition("/")
-            if name in self.documents and rest in ("", "metadata"):
-                return _Route("bindaas", name, metadata=rest == "metadata")
+            query = self._paths.get(("bindaas", name))
+            if query is not None and rest in ("", "metadata"):
+                return _Route("bindaas", query, metadata=rest == "metadata")
             return _Route("bindaas")
         match = _NBIA_PATH.match(path)
         if match is None:
             return _Route("none")
-        api = f"nbia-{match['version'] or 'v2'}"
-        name = _NBIA_ALIASES.get(match["query"], match["query"])
-        if name not in self.documents:
-            return _Route(api)
-        return _Route(api, name, md5=match["query"] == "getImageWithMD5Hash")
+        api = f"nbia-{match['version'] or 'v2'}"  # the unversioned "advanced" API wants a token
+        return _Route(api, self._paths.get((api, match["query"])))
 
     def _authorized(
         self, route: _Route, params: Mapping[str, str], headers: Mapping[str, str]
@@ -330,37 +371,43 @@ class TCIATestServer:
         handler.respond(204, b"", "text/plain")
 
     def _send_rows(
-        self,
-        handler: _Handler,
-        document: Mapping[str, Any],
-        params: Mapping[str, str],
-        fault: Fault | None,
+        self, handler: _Handler, dialect: Dialect, arguments: Mapping[str, Any], fault: Fault | None
     ) -> None:
-        columns = [(a["name"], a["type"]) for a in document["attributes"]]
-        rows = self._select(document, params)
-        requested = params.get("format", "json").lower()
+        rows = [dialect.render(row) for row in self._select(dialect.document, arguments)]
+        requested = str(arguments.get("format", "json")).lower()
         if requested not in WRITERS:
             body = _SERVER_ERROR if rows else b""
             handler.respond(500 if rows else 200, body, "text/plain", fault=fault)
             return
-        body = WRITERS[requested](rows, columns) if rows else b""
+        body = WRITERS[requested](rows, dialect.columns()) if rows else b""
         handler.respond(200, body, CONTENT_TYPES[requested], fault=fault)
 
-    def _select(self, document: Mapping[str, Any], params: Mapping[str, str]) -> list[Row]:
+    def _select(self, document: Mapping[str, Any], arguments: Mapping[str, Any]) -> list[Row]:
         """Filter the joined table by the query's parameters, then project onto its attributes."""
         rows: Iterable[Row] = self._table
         for parameter in document["queryParameters"]:
             name = parameter["name"]
-            if name not in params or name in _CONTROL_PARAMETERS:
+            if name not in arguments or name in _CONTROL_PARAMETERS or name in _ARCHIVE_OPTIONS:
                 continue
-            wanted = params[name]
+            wanted = arguments[name]
             if name == "name":  # ContentsByName: the members of a shared list
                 members = set(self.dataset.shared_list_members(wanted))
                 rows = [row for row in rows if row["SeriesInstanceUID"] in members]
+            elif parameter["type"] == "date":  # "since": released on or after the date
+                since = wanted.isoformat()
+                rows = [row for row in rows if str(row.get("DateReleased", ""))[:10] >= since]
             else:  # MySQL's default collation: equality ignores case
-                folded = wanted.casefold()
-                rows = [row for row in rows if str(row.get(name, "")).casefold() == folded]
+                folded = str(wanted).casefold()
+                rows = [
+                    row for row in rows if str(self._value(row, name) or "").casefold() == folded
+                ]
         names = [attribute["name"] for attribute in document["attributes"]]
+        if "SOPInstanceUID" in names:  # one row per image, not per series
+            rows = [
+                {**row, "SOPInstanceUID": uid}
+                for row in rows
+                for uid in self._images.images(row["SeriesInstanceUID"]).sop_instance_uids
+            ]
         selected: dict[tuple[tuple[str, Any], ...], Row] = {}
         for row in rows:
             projected = {name: self._value(row, name) for name in names}
@@ -374,13 +421,19 @@ class TCIATestServer:
         return row.get(name)
 
     def _send_archive(
-        self, handler: _Handler, params: Mapping[str, str], fault: Fault | None, *, md5: bool
+        self,
+        handler: _Handler,
+        arguments: Mapping[str, Any],
+        fault: Fault | None,
+        *,
+        md5: bool,
+        with_license: bool,
     ) -> None:
-        uid = params["SeriesInstanceUID"]
+        uid = arguments["SeriesInstanceUID"]
         if uid not in self._images:
             handler.respond(200, b"", "application/octet-stream", fault=fault)
             return
-        body = self._images.archive(uid, md5=md5)
+        body = self._images.archive(uid, md5=md5, with_license=with_license)
         if fault and fault.extra_zip_entries:
             body = _with_entries(body, fault.extra_zip_entries)
         headers = {
@@ -388,6 +441,23 @@ class TCIATestServer:
             "imageCount": str(len(self._images.images(uid).files)),
         }
         handler.respond(200, body, "application/octet-stream", headers, fault, chunked=True)
+
+    def _send_image(
+        self, handler: _Handler, arguments: Mapping[str, Any], fault: Fault | None
+    ) -> None:
+        """getSingleImage: one DICOM file."""
+        uid, sop_uid = arguments["SeriesInstanceUID"], arguments["SOPInstanceUID"]
+        if uid not in self._images:
+            handler.respond(200, b"", "application/dicom", fault=fault)
+            return
+        images = self._images.images(uid)
+        found = [
+            data
+            for (_, data), sop in zip(images.files, images.sop_instance_uids, strict=True)
+            if sop == sop_uid
+        ]
+        headers = {"Content-Disposition": f"attachment; filename={sop_uid}.dcm"}
+        handler.respond(200, found[0] if found else b"", "application/dicom", headers, fault)
 
 
 def _with_entries(archive: bytes, entries: tuple[tuple[str, bytes], ...]) -> bytes:
