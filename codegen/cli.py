@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         snapshot = read_snapshot(config.snapshot)
         documents = snapshot
         if args.base_url:
-            # Only the original API serves /metadata; NBIA's documents stay as the snapshot has them.
+            # Only the original API serves /metadata: NBIA's documents stay as snapshotted.
             served = [q for q, document in snapshot.items() if "bindaas" in offered_by(document)]
             documents = {**snapshot, **fetch(args.base_url, served, api_key=args.api_key)}
         validate_documents(documents, schema, generations, generations_schema)
