@@ -36,13 +36,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _connection_options(parser: argparse.ArgumentParser, *, generations: bool = True) -> None:
-    if generations:
-        parser.add_argument(
-            "--api",
-            choices=list(GENERATIONS),
-            help=f"the API generation (default: $TCIA_API, or {DEFAULT_API})",
-        )
+def _connection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--api",
+        choices=list(GENERATIONS),
+        help=f"the API generation (default: $TCIA_API, or {DEFAULT_API})",
+    )
     parser.add_argument(
         "--base-url", help="the API's base URL (default: $TCIA_BASE_URL, or the generation's)"
     )
@@ -113,7 +112,13 @@ def _build_parser() -> argparse.ArgumentParser:
         "2 when the check could not run.",
     )
     drift.add_argument("--format", choices=["text", "json"], default="text")
-    _connection_options(drift, generations=False)
+    drift.add_argument(
+        "--responses",
+        action="store_true",
+        help="for generations without /metadata (NBIA): run a small query per list query and "
+        "report keys the models do not know, and fields never seen",
+    )
+    _connection_options(drift)
     drift.set_defaults(handler=_drift)
 
     serve = commands.add_parser("serve", help="run the bundled TCIA-compatible test server")
@@ -275,8 +280,16 @@ def _human_bytes(size: float) -> str:
 
 
 def _drift(args: argparse.Namespace) -> int:
-    from .drift import check_drift
+    from .drift import check_drift, check_responses
 
+    if args.responses:
+        responses = check_responses(args.api, args.base_url, api_key=args.api_key)
+        print(
+            json.dumps(responses.as_dict(), indent=2)
+            if args.format == "json"
+            else responses.as_text()
+        )
+        return 1 if responses.drifted else 0
     report = check_drift(args.base_url, api_key=args.api_key)
     print(json.dumps(report.as_dict(), indent=2) if args.format == "json" else report.as_text())
     return 1 if report.drifted else 0

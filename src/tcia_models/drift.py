@@ -7,8 +7,9 @@ with the installed package's own snapshot.
 
 from __future__ import annotations
 
+import datetime
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ import httpx
 
 from ._constants import API_KEY_ENV, API_KEY_HEADER, BASE_URL_ENV
 from ._exceptions import TCIAError
-from ._generated import GENERATIONS
+from ._generated import GENERATIONS, QUERIES
 from ._metadata import (
     QueryDrift,
     compare_documents,
@@ -24,8 +25,17 @@ from ._metadata import (
     packaged_metadata,
     schema_problems,
 )
+from ._model import TCIAModel
+from ._specs import QuerySpec
 
-__all__ = ["DriftCheckError", "DriftReport", "check_drift"]
+__all__ = [
+    "DriftCheckError",
+    "DriftReport",
+    "ResponseDrift",
+    "ResponseReport",
+    "check_drift",
+    "check_responses",
+]
 
 
 class DriftCheckError(TCIAError):
@@ -117,3 +127,138 @@ def _fetch(base: str, api_key: str | None, queries: list[str], timeout: float) -
     if not documents:
         raise DriftCheckError(f"no query answered at {base}/<query>/metadata; check --base-url")
     return documents
+
+
+@dataclass(frozen=True)
+class ResponseDrift:
+    """What one query's rows held that the model does not describe, or lacked."""
+
+    query: str
+    rows: int
+    unknown_keys: list[str]
+    never_seen: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "rows": self.rows,
+            "unknown_keys": self.unknown_keys,
+            "never_seen": self.never_seen,
+        }
+
+
+@dataclass(frozen=True)
+class ResponseReport:
+    api: str
+    base_url: str
+    queries: list[ResponseDrift]
+    skipped: list[str]
+
+    @property
+    def drifted(self) -> bool:
+        return any(query.unknown_keys for query in self.queries)
+
+    def as_text(self) -> str:
+        lines = [f"Responses of {self.api} at {self.base_url} compared with the installed models:"]
+        for query in self.queries:
+            unknown = ", ".join(query.unknown_keys) or "none"
+            lines.append(
+                f"{query.query} ({query.rows} rows): keys the models do not know: {unknown}"
+            )
+            if query.never_seen:
+                lines.append(f"  fields never seen: {', '.join(query.never_seen)}")
+        if self.skipped:
+            lines.append(f"not run (no sample arguments): {', '.join(self.skipped)}")
+        lines.append("Drift: keys the models do not know." if self.drifted else "No unknown keys.")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "api": self.api,
+            "base_url": self.base_url,
+            "drift": self.drifted,
+            "queries": [query.as_dict() for query in self.queries],
+            "skipped": self.skipped,
+        }
+
+
+def check_responses(
+    api: str | None = None,
+    base_url: str | None = None,
+    *,
+    api_key: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+) -> ResponseReport:
+    """Run one small query per list query and compare the rows' keys with the models.
+
+    For generations without ``/metadata`` (NBIA): the response itself is the only evidence.
+    Sample arguments come from earlier answers (the first collection, series, modality, ...).
+    """
+    from ._client import TCIAClient
+
+    with TCIAClient(
+        api=api,  # type: ignore[arg-type]
+        base_url=base_url,
+        api_key=api_key,
+        username=username,
+        password=password,
+    ) as tcia:
+        documents = packaged_metadata().documents
+        samples: dict[str, Any] = {
+            "date": datetime.date(2000, 1, 1),
+            "from_date": datetime.date(2000, 1, 1),
+        }
+        drifts: list[ResponseDrift] = []
+        skipped: list[str] = []
+        for spec in _by_dependency(QUERIES.values()):
+            if spec.model is None or spec.single_row or spec.wire(tcia.api) is None:
+                continue
+            needed = [p.python_name for p in spec.parameters if p.required]
+            if any(name not in samples for name in needed):
+                skipped.append(spec.name)
+                continue
+            arguments = {name: samples[name] for name in needed}
+            if "collection" in {p.python_name for p in spec.parameters} and "collection" in samples:
+                arguments["collection"] = samples["collection"]  # keep every answer small
+            rows = getattr(tcia, spec.method_name)(**arguments)
+            drifts.append(_row_drift(spec.name, _sent_by(documents[spec.name], tcia.api), rows))
+            _remember(samples, rows)
+        return ResponseReport(tcia.api, tcia.base_url, drifts, skipped)
+
+
+def _by_dependency(specs: Iterable[QuerySpec[Any]]) -> list[QuerySpec[Any]]:
+    """Queries without required parameters first, so later ones can use their answers."""
+    return sorted(specs, key=lambda spec: (len(spec.required), spec.name))
+
+
+def _sent_by(document: Mapping[str, Any], api: str) -> list[str]:
+    """The attributes the metadata says ``api`` sends for this query."""
+    generations: Mapping[str, Any] = document.get("generations") or {"bindaas": {}}
+    offered = list(generations)
+    return [a["name"] for a in document["attributes"] if api in a.get("generations", offered)]
+
+
+def _row_drift(query: str, expected: list[str], rows: list[TCIAModel]) -> ResponseDrift:
+    unknown = sorted({str(key) for row in rows for key in (row.model_extra or {})})
+    never = sorted(
+        name for name in expected if rows and all(getattr(row, name) is None for row in rows)
+    )
+    return ResponseDrift(query, len(rows), unknown, never)
+
+
+_SAMPLE_FIELDS = {
+    "Collection": "collection",
+    "SeriesInstanceUID": "series_instance_uid",
+    "SOPInstanceUID": "sop_instance_uid",
+    "Modality": "modality",
+    "PatientID": "patient_id",
+}
+
+
+def _remember(samples: dict[str, Any], rows: list[Any]) -> None:
+    for row in rows[:1]:
+        for name, argument in _SAMPLE_FIELDS.items():
+            value = getattr(row, name, None)
+            if value is not None:
+                samples.setdefault(argument, value)

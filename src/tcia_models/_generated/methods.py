@@ -34,7 +34,7 @@ from .queries import (
     GET_PATIENT,
     GET_PATIENT_BY_COLLECTION_AND_MODALITY,
     GET_PATIENT_STUDY,
-    GET_SOP_INSTANCE_UI_DS,
+    GET_SOP_INSTANCE_UIDS,
     GET_SERIES,
     GET_SERIES_META_DATA,
     GET_SERIES_SIZE,
@@ -290,7 +290,7 @@ class SyncQueries(SyncQueryRunner):
         """
         return self._run_rows(GET_PATIENT_STUDY, {"Collection": collection, "PatientID": patient_id, "StudyInstanceUID": study_instance_uid}, format)
 
-    def get_sop_instance_ui_ds(
+    def get_sop_instance_uids(
         self,
         *,
         series_instance_uid: str,
@@ -306,7 +306,7 @@ class SyncQueries(SyncQueryRunner):
 
         Wire query: ``getSOPInstanceUIDs``.
         """
-        return self._run_rows(GET_SOP_INSTANCE_UI_DS, {"SeriesInstanceUID": series_instance_uid}, format)
+        return self._run_rows(GET_SOP_INSTANCE_UIDS, {"SeriesInstanceUID": series_instance_uid}, format)
 
     def get_series(
         self,
@@ -662,7 +662,7 @@ class AsyncQueries(AsyncQueryRunner):
         """
         return await self._run_rows(GET_PATIENT_STUDY, {"Collection": collection, "PatientID": patient_id, "StudyInstanceUID": study_instance_uid}, format)
 
-    async def get_sop_instance_ui_ds(
+    async def get_sop_instance_uids(
         self,
         *,
         series_instance_uid: str,
@@ -678,7 +678,7 @@ class AsyncQueries(AsyncQueryRunner):
 
         Wire query: ``getSOPInstanceUIDs``.
         """
-        return await self._run_rows(GET_SOP_INSTANCE_UI_DS, {"SeriesInstanceUID": series_instance_uid}, format)
+        return await self._run_rows(GET_SOP_INSTANCE_UIDS, {"SeriesInstanceUID": series_instance_uid}, format)
 
     async def get_series(
         self,

@@ -253,9 +253,9 @@ GET_PATIENT_STUDY: QuerySpec[PatientStudy] = QuerySpec(
     ),
 )
 
-GET_SOP_INSTANCE_UI_DS: QuerySpec[SOPInstance] = QuerySpec(
+GET_SOP_INSTANCE_UIDS: QuerySpec[SOPInstance] = QuerySpec(
     name="getSOPInstanceUIDs",
-    method_name="get_sop_instance_ui_ds",
+    method_name="get_sop_instance_uids",
     description="Set of the SOP Instance UIDs of a series' images",
     parameters=(
         ParameterSpec(name="SeriesInstanceUID", python_name="series_instance_uid", required=True, description="Series Instance UID of the series.", type="uid"),
@@ -378,7 +378,7 @@ QUERIES: Mapping[str, QuerySpec[Any]] = MappingProxyType(
         "getPatient": GET_PATIENT,
         "getPatientByCollectionAndModality": GET_PATIENT_BY_COLLECTION_AND_MODALITY,
         "getPatientStudy": GET_PATIENT_STUDY,
-        "getSOPInstanceUIDs": GET_SOP_INSTANCE_UI_DS,
+        "getSOPInstanceUIDs": GET_SOP_INSTANCE_UIDS,
         "getSeries": GET_SERIES,
         "getSeriesMetaData": GET_SERIES_META_DATA,
         "getSeriesSize": GET_SERIES_SIZE,

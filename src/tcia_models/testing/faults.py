@@ -33,6 +33,8 @@ class Fault:
     """Flip bytes in the middle of the body."""
     extra_zip_entries: tuple[tuple[str, bytes], ...] = ()
     """Entries appended to a ZIP (e.g. ``../escape.txt``)."""
+    tamper_image: bool = False
+    """Change the first image of a ZIP after hashing it: a valid archive whose MD5 is wrong."""
 
     @classmethod
     def http_status(
@@ -74,6 +76,11 @@ class Fault:
     def zip_entry(cls, name: str, data: bytes = b"planted") -> Fault:
         """A ZIP with one more entry, such as ``../outside.txt`` or ``/etc/passwd``."""
         return cls(extra_zip_entries=((name, data),))
+
+    @classmethod
+    def tampered_image(cls) -> Fault:
+        """A well-formed ZIP whose first image no longer matches md5hashes.csv."""
+        return cls(tamper_image=True)
 
     def spoil(self, body: bytes) -> bytes:
         if self.corrupt and body:

@@ -71,7 +71,7 @@ class ImageStore:
         self._dataset = dataset
         self._rows = {row["SeriesInstanceUID"]: row for row in dataset.series_rows()}
         self._images: dict[str, SeriesImages] = {}
-        self._archives: dict[tuple[str, bool, bool], bytes] = {}
+        self._archives: dict[tuple[str, bool, bool, bool], bytes] = {}
         self._lock = threading.Lock()
 
     def __contains__(self, series_uid: str) -> bool:
@@ -85,13 +85,15 @@ class ImageStore:
                 )
             return self._images[series_uid]
 
-    def archive(self, series_uid: str, *, md5: bool = False, with_license: bool = True) -> bytes:
+    def archive(
+        self, series_uid: str, *, md5: bool = False, with_license: bool = True, tamper: bool = False
+    ) -> bytes:
         """The ZIP ``getImage`` sends: ``LICENSE`` first, then ``00000001.dcm``, ... (DEFLATE).
 
         ``md5`` adds ``md5hashes.csv`` last (NBIA's getImageWithMD5Hash, which has no LICENSE,
         and v4's ``IncludeMD5=Yes``).
         """
-        key = (series_uid, md5, with_license)
+        key = (series_uid, md5, with_license, tamper)
         images = self.images(series_uid)
         with self._lock:
             if key not in self._archives:
@@ -99,8 +101,12 @@ class ImageStore:
                 with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
                     if with_license:
                         archive.writestr(_fixed_time("LICENSE"), self._license_text(series_uid))
-                    for name, data in images.files:
-                        archive.writestr(_fixed_time(name), data)
+                    for index, (name, data) in enumerate(images.files):
+                        # tamper: the same length (so sizes still agree), other bytes
+                        written = (
+                            data[:-1] + bytes([data[-1] ^ 0xFF]) if tamper and index == 0 else data
+                        )
+                        archive.writestr(_fixed_time(name), written)
                     if md5:
                         hashes = "".join(
                             f"{name},{hashlib.md5(data, usedforsecurity=False).hexdigest()}\n"

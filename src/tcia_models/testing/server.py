@@ -275,7 +275,8 @@ class TCIATestServer:
             handler.respond(200, json.dumps(document).encode(), "application/json", fault=fault)
             return
         dialect = Dialect(route.api, document, self.generations[route.api])
-        params = {k: v for k, v in params.items() if k != "api_key"}
+        if route.api == "bindaas":  # the key is no filter (and NBIA v4 rejects it as unknown)
+            params = {k: v for k, v in params.items() if k != "api_key"}
         unknown = dialect.unknown_parameters(params)
         if dialect.rejects_unknown and unknown:
             message = (
@@ -433,7 +434,9 @@ class TCIATestServer:
         if uid not in self._images:
             handler.respond(200, b"", "application/octet-stream", fault=fault)
             return
-        body = self._images.archive(uid, md5=md5, with_license=with_license)
+        body = self._images.archive(
+            uid, md5=md5, with_license=with_license, tamper=bool(fault and fault.tamper_image)
+        )
         if fault and fault.extra_zip_entries:
             body = _with_entries(body, fault.extra_zip_entries)
         headers = {
