@@ -6,10 +6,10 @@ SHELL := bash
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-
-.PHONY: test lint typecheck pytest codegen check-codegen demo bench clean
 BENCH_VENV := .venv-bench
 BENCH_INSTALLED := $(BENCH_VENV)/.installed
+
+.PHONY: test lint typecheck pytest codegen check-codegen demo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is required")'
@@ -30,7 +30,9 @@ typecheck: $(INSTALLED)
 	$(BIN)/mypy
 	$(BIN)/pyright
 
-pytest: $(INSTALLED)
+# The peers' venv lets tests/test_peers.py run tcia_utils, nbiatoolkit and tciaclient against
+# the bundled server.
+pytest: $(INSTALLED) $(BENCH_INSTALLED)
 	$(BIN)/python -m pytest
 
 codegen: $(INSTALLED)

@@ -102,6 +102,11 @@ def origin_of(base_url: str) -> str:
     return base_url.split("/services/", 1)[0]
 
 
+def todays_api(base_url: str) -> str:
+    """The bundled server's NBIA v4 URL: what tcia-models (and tcia_utils) speak by default."""
+    return origin_of(base_url) + "/nbia-api/services/v4"
+
+
 def inject(base_url: str, query: str, **fault: Any) -> None:
     response = httpx.post(
         origin_of(base_url) + "/_tcia_test/faults", json={"fault": fault, "query": query}
@@ -177,7 +182,7 @@ def bulk_download(args: argparse.Namespace) -> dict[str, Any]:
                 "complete": all(complete),
             }
         results["dropped_connection"] = {
-            client: _after_a_drop(client, origin, base_url, uids[:2], args.scratch)
+            client: _after_a_drop(client, origin, base_url, uids[:2], args.scratch, images)
             for client in clients
         }
     ours = results["tcia-models"]["wall"]["median"]
@@ -228,13 +233,13 @@ def _download_command(
             str(concurrency),
             "--no-progress",
             "--base-url",
-            base_url,
+            todays_api(base_url),
         ]
     return worker(
         "download",
         client=client,
         origin=origin,
-        base_url=base_url,
+        base_url=todays_api(base_url),
         uids=uids,
         dest=dest,
         concurrency=concurrency,
@@ -242,7 +247,7 @@ def _download_command(
 
 
 def _after_a_drop(
-    client: str, origin: str, base_url: str, uids: list[str], scratch: str | None
+    client: str, origin: str, base_url: str, uids: list[str], scratch: str | None, images: int
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(dir=scratch) as dest:
         inject(base_url, "getImage", drop_after=5_000_000)
@@ -251,13 +256,15 @@ def _after_a_drop(
         )
         root = Path(dest)
         files = [p for p in root.rglob("*") if p.is_file()]
-        complete = sum(
-            1 for uid in uids if any(uid in str(p) for p in files) and _series_complete(root, uid)
-        )
+        # A series is complete when one folder holds all its images (each peer names folders
+        # its own way: nbiatoolkit by patient and a truncated UID).
+        per_folder: dict[Path, int] = {}
+        for path in files:
+            if path.suffix == ".dcm":
+                per_folder[path.parent] = per_folder.get(path.parent, 0) + 1
+        complete = sum(1 for count in per_folder.values() if count == images)
         stray = [
-            p
-            for p in files
-            if not p.name.endswith(".dcm") and p.name not in ("LICENSE", "md5hashes.csv")
+            p for p in files if p.suffix != ".dcm" and p.name not in ("LICENSE", "md5hashes.csv")
         ]
         left = f"{len(files)} files, {sum(p.stat().st_size for p in files) / 1e6:.1f} MB"
         return {
@@ -266,11 +273,6 @@ def _after_a_drop(
             "stray_files": len(stray),
             "left": left,
         }
-
-
-def _series_complete(root: Path, uid: str) -> bool:
-    folders = [p for p in root.rglob("*") if p.is_dir() and uid in p.name]
-    return any(dicom_files(folder) > 0 for folder in folders)
 
 
 def small_queries(args: argparse.Namespace) -> dict[str, Any]:
@@ -294,7 +296,7 @@ def small_queries(args: argparse.Namespace) -> dict[str, Any]:
                     "small_queries",
                     client=client,
                     origin=origin,
-                    base_url=base_url,
+                    base_url=todays_api(base_url),
                     uids=uids,
                     concurrency=concurrency,
                 )
@@ -470,9 +472,12 @@ def main() -> None:
         "quick": args.quick,
         "runs": args.runs,
     }
+    path = HERE / "results.json"
+    if args.only and path.exists():  # keep the other scenarios' last figures
+        results = {**json.loads(path.read_text()), **results}
     for name in args.only or list(SCENARIOS):
         results[name] = SCENARIOS[name](args)
-    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nFigures written to {HERE / 'results.json'}")
 
 
