@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-import peers  # noqa: E402  (the documented way each peer is pointed at a server)
+import peers
 
 
 def main() -> None:
