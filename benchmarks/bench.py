@@ -246,11 +246,21 @@ def _download_command(
     )
 
 
+# The query each client downloads with (the fault must meet the request it is meant for).
+_ARCHIVE_QUERY = {
+    "tcia-models": "getImageWithMD5Hash",
+    "tcia CLI": "getImageWithMD5Hash",
+    "nbiatoolkit": "getImageWithMD5Hash",
+    "tcia_utils": "getImage",
+    "tciaclient": "getImage",
+}
+
+
 def _after_a_drop(
     client: str, origin: str, base_url: str, uids: list[str], scratch: str | None, images: int
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(dir=scratch) as dest:
-        inject(base_url, "getImage", drop_after=5_000_000)
+        inject(base_url, _ARCHIVE_QUERY[client], drop_after=5_000_000)
         measured = run_measured(
             _download_command(client, origin, base_url, uids, dest, 1), tolerate_failure=True
         )

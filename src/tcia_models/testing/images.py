@@ -119,9 +119,11 @@ class ImageStore:
             return self._archives[key]
 
     def warm(self) -> None:
-        """Build every series' files and archive now, so no request waits for them."""
+        """Build every series' files and archives now (with and without MD5 hashes, as
+        getImage and getImageWithMD5Hash send them), so no request waits for them."""
         for series_uid in self._rows:
             self.archive(series_uid)
+            self.archive(series_uid, md5=True, with_license=False)
 
     def _license_text(self, series_uid: str) -> str:
         collection = self._rows[series_uid]["Collection"]
