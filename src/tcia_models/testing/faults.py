@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 __all__ = ["Fault", "FaultQueue"]
 
@@ -94,9 +94,6 @@ class Fault:
         if self.truncate_to is not None:
             body = body[: self.truncate_to]
         return body
-
-    def with_delay(self, seconds: float) -> Fault:
-        return replace(self, delay=seconds)
 
 
 class FaultQueue:

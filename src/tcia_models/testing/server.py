@@ -156,12 +156,15 @@ class TCIATestServer:
         self._tokens = _Tokens(token_lifetime)
         if prewarm:
             self._images.warm()
+
+        def total_size(row: Row) -> int:
+            return self._images.images(row["SeriesInstanceUID"]).total_size
+
+        # Columns computed from the DICOM files the server sends, so that they always agree.
         self._computed: Mapping[str, Callable[[Row], Any]] = {
-            "TotalSizeInBytes": lambda row: (
-                self._images.images(row["SeriesInstanceUID"]).total_size
-            ),
+            "TotalSizeInBytes": total_size,
+            "FileSize": total_size,
             "ObjectCount": lambda row: len(self._images.images(row["SeriesInstanceUID"]).files),
-            "FileSize": lambda row: self._images.images(row["SeriesInstanceUID"]).total_size,
             "SOPClassUID": lambda row: sop_class_for(row["Modality"]),
         }
         self._host = host
