@@ -65,6 +65,20 @@ def test_python_block_runs(index: int, readme_env: dict[str, str], server: TCIAT
             value(tcia_server=server)
 
 
+@pytest.mark.parametrize("checker", ["mypy", "pyright"])
+def test_python_blocks_type_check(checker: str, tmp_path: Path) -> None:
+    """The README's examples are what users copy: mypy --strict and pyright must accept them."""
+    for index, (language, body) in enumerate(BLOCKS):
+        if language == "python":
+            (tmp_path / f"readme_block_{index}.py").write_text(body)
+    if checker == "mypy":
+        command = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "."]
+    else:
+        command = [str(BIN / "pyright"), "--pythonpath", sys.executable, "."]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def _run(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     words = shlex.split(os.path.expandvars(command))
     if words[0] == "make":  # the Makefile's own targets: check they exist and resolve
