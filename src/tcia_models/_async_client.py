@@ -12,7 +12,7 @@ from typing import Any, Self
 
 import httpx
 
-from ._base_client import ClientCore, PreparedRequest, ensure_tcia_error
+from ._base_client import ClientCore, ClientIdentity, PreparedRequest, ensure_tcia_error
 from ._constants import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DOWNLOAD_CHUNK
 from ._download import DownloadOutcome, DownloadResult, SeriesDownload
 from ._generated import ApiName, AsyncQueries
@@ -22,7 +22,7 @@ from ._specs import ModelT, QuerySpec, TabularFormat
 __all__ = ["AsyncTCIAClient"]
 
 
-class AsyncTCIAClient(AsyncQueries):
+class AsyncTCIAClient(ClientIdentity, AsyncQueries):
     """The asynchronous twin of ``TCIAClient``: the same methods, awaited.
 
     ``async with AsyncTCIAClient() as tcia: await tcia.download_many(uids, "data/")``.
@@ -53,18 +53,6 @@ class AsyncTCIAClient(AsyncQueries):
         )
         self._owns_http = http_client is None
         self._token_lock = asyncio.Lock()
-
-    @property
-    def base_url(self) -> str:
-        return self._core.base_url
-
-    @property
-    def api(self) -> str:
-        """The API generation this client speaks (``nbia-v4``, ``bindaas``, ...)."""
-        return self._core.api
-
-    def __repr__(self) -> str:
-        return f"AsyncTCIAClient(api={self.api!r}, base_url={self.base_url!r})"
 
     async def close(self) -> None:
         if self._owns_http:

@@ -45,7 +45,7 @@ from ._generated import DEFAULT_API, GENERATIONS, QUERIES
 from ._specs import ModelT, QuerySpec, TabularFormat
 from .parsing import parse
 
-__all__ = ["ClientCore", "PreparedRequest", "TokenState"]
+__all__ = ["ClientCore", "ClientIdentity", "PreparedRequest", "TokenState"]
 
 log = logging.getLogger("tcia_models")
 
@@ -280,6 +280,24 @@ class ClientCore:
                 status=200,
             )
         return rows[0]
+
+
+class ClientIdentity:
+    """What both clients show of themselves: never a key, a token or a password."""
+
+    _core: ClientCore
+
+    @property
+    def base_url(self) -> str:
+        return self._core.base_url
+
+    @property
+    def api(self) -> str:
+        """The API generation this client speaks (``nbia-v4``, ``bindaas``, ...)."""
+        return self._core.api
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(api={self.api!r}, base_url={self.base_url!r})"
 
 
 class TokenState:

@@ -13,7 +13,7 @@ from typing import Any, Self
 
 import httpx
 
-from ._base_client import ClientCore, PreparedRequest, ensure_tcia_error
+from ._base_client import ClientCore, ClientIdentity, PreparedRequest, ensure_tcia_error
 from ._constants import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DOWNLOAD_CHUNK
 from ._download import DownloadOutcome, DownloadResult, SeriesDownload
 from ._generated import ApiName, SyncQueries
@@ -23,7 +23,7 @@ from ._specs import ModelT, QuerySpec, TabularFormat
 __all__ = ["TCIAClient"]
 
 
-class TCIAClient(SyncQueries):
+class TCIAClient(ClientIdentity, SyncQueries):
     """A typed client for TCIA's REST API: one method per query, typed results.
 
     ``with TCIAClient(api_key="...") as tcia: tcia.get_series(collection="TCGA-GBM")``.
@@ -54,18 +54,6 @@ class TCIAClient(SyncQueries):
         self._http = http_client or httpx.Client(timeout=timeout, follow_redirects=True)
         self._owns_http = http_client is None
         self._token_lock = threading.Lock()
-
-    @property
-    def base_url(self) -> str:
-        return self._core.base_url
-
-    @property
-    def api(self) -> str:
-        """The API generation this client speaks (``nbia-v4``, ``bindaas``, ...)."""
-        return self._core.api
-
-    def __repr__(self) -> str:
-        return f"TCIAClient(api={self.api!r}, base_url={self.base_url!r})"
 
     def close(self) -> None:
         if self._owns_http:
