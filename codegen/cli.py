@@ -9,9 +9,9 @@ import difflib
 import json
 import os
 import shutil
+import signal
 import sys
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from codegen.config import CodegenConfig
 from codegen.errors import CodegenError
 from codegen.render import render
 from codegen.sources import fetch, lock_file, read_snapshot, serialize_document
+from codegen.unasync import unasync_tree
 from codegen.validate import offered_by, validate_documents
 from tcia_models._metadata import compare_documents, format_drift
 
@@ -50,6 +51,29 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     config = CodegenConfig.load()
+    with _terminate_like_interrupt():
+        try:
+            return _run(args, config)
+        except KeyboardInterrupt:
+            print("codegen: interrupted; nothing was changed", file=sys.stderr)
+            return 130
+
+
+@contextlib.contextmanager
+def _terminate_like_interrupt() -> Generator[None]:
+    """SIGTERM unwinds like Ctrl-C, so the staging directories are removed."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace, config: CodegenConfig) -> int:
     try:
         schema = json.loads(config.schema_path.read_text("utf-8"))
         generations = json.loads(config.generations.read_text("utf-8"))
@@ -61,20 +85,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             served = [q for q, document in snapshot.items() if "bindaas" in offered_by(document)]
             documents = {**snapshot, **fetch(args.base_url, served, api_key=args.api_key)}
         validate_documents(documents, schema, generations, generations_schema)
-        files = render(documents, schema, generations)
+        outputs = {
+            config.output: render(documents, schema, generations),
+            config.sync_output: unasync_tree(config.async_source, config.root),
+        }
     except CodegenError as error:
         print(f"codegen: {error}", file=sys.stderr)
         return 2
     if args.check:
-        return _check(config, documents, files)
+        return _check(config, documents, outputs)
     if args.base_url:
         if documents == snapshot:
             print(f"codegen: the {len(documents)} documents at {args.base_url} match the snapshot")
         else:
             _write_snapshot(config, args.base_url, documents)
             print(f"codegen: wrote the snapshot from {args.base_url}")
-    _replace_directory(config.output, files)
-    print(f"codegen: wrote {len(files)} files to {config.relative(config.output)}")
+    for output, files in outputs.items():
+        _replace_directory(output, files)
+        print(f"codegen: wrote {len(files)} files to {config.relative(output)}")
     return 0
 
 
@@ -88,30 +116,41 @@ def _checked_in(output: Path) -> dict[str, str]:
     }
 
 
-def _check(config: CodegenConfig, documents: Mapping[str, Any], files: Mapping[str, str]) -> int:
-    current = _checked_in(config.output)
-    if current == files:
+def _check(
+    config: CodegenConfig, documents: Mapping[str, Any], outputs: Mapping[Path, Mapping[str, str]]
+) -> int:
+    stale = {output: files for output, files in outputs.items() if _checked_in(output) != files}
+    if not stale:
         print("codegen: generated code is up to date")
         return 0
-    location = config.relative(config.output)
-    generated_from: dict[str, Any] = {}
-    with contextlib.suppress(KeyError, ValueError):
-        generated_from = json.loads(current["metadata.json"])["documents"]
-    print(f"codegen: {location} is out of date with the metadata.\n")
-    print("What changed in the metadata since the code was generated:")
-    print(format_drift(compare_documents(generated_from, documents)))
-    print()
-    for name in sorted(set(current) | set(files)):
-        old, new = current.get(name, ""), files.get(name, "")
-        if old != new:
-            sys.stdout.writelines(
-                difflib.unified_diff(
-                    old.splitlines(keepends=True),
-                    new.splitlines(keepends=True),
-                    f"{location}/{name} (checked in)",
-                    f"{location}/{name} (regenerated)",
+    if config.output in stale:
+        generated_from: dict[str, Any] = {}
+        with contextlib.suppress(KeyError, ValueError):
+            current = _checked_in(config.output)
+            generated_from = json.loads(current["metadata.json"])["documents"]
+        print(f"codegen: {config.relative(config.output)} is out of date with the metadata.\n")
+        print("What changed in the metadata since the code was generated:")
+        print(format_drift(compare_documents(generated_from, documents)))
+        print()
+    if config.sync_output in stale:
+        print(
+            f"codegen: {config.relative(config.sync_output)} is out of date with "
+            f"{config.relative(config.async_source)} (the sync client is generated from it).\n"
+        )
+    for output, files in stale.items():
+        location = config.relative(output)
+        current = _checked_in(output)
+        for name in sorted(set(current) | set(files)):
+            old, new = current.get(name, ""), files.get(name, "")
+            if old != new:
+                sys.stdout.writelines(
+                    difflib.unified_diff(
+                        old.splitlines(keepends=True),
+                        new.splitlines(keepends=True),
+                        f"{location}/{name} (checked in)",
+                        f"{location}/{name} (regenerated)",
+                    )
                 )
-            )
     print("\nRun `make codegen` (python -m codegen) to regenerate.")
     return 1
 
@@ -124,20 +163,27 @@ def _write_snapshot(config: CodegenConfig, base_url: str, documents: Mapping[str
 
 
 def _replace_directory(target: Path, files: Mapping[str, str]) -> None:
-    """Swap in a complete new directory, so a failure never leaves a half-written one."""
+    """Swap in a complete new directory, so a failure never leaves a half-written one.
+
+    The staging and retired directories have fixed names beside the target, so what a killed
+    run left is found and removed by the next one.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    staging = target.with_name(f".{target.name}.codegen-staging")
+    retired = target.with_name(f".{target.name}.codegen-old")
+    if retired.exists() and not target.exists():
+        retired.rename(target)  # a run killed between its two renames: put the old one back
+    for leftover in (staging, retired):
+        shutil.rmtree(leftover, ignore_errors=True)
     try:
+        staging.mkdir()
         for name, text in files.items():
             path = staging / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, "utf-8")
-        retired = target.with_name(f".{target.name}-old")
         if target.exists():
-            shutil.rmtree(retired, ignore_errors=True)
             target.rename(retired)
         staging.rename(target)
-        shutil.rmtree(retired, ignore_errors=True)
-    except BaseException:
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
+        shutil.rmtree(retired, ignore_errors=True)

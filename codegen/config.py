@@ -21,6 +21,8 @@ class CodegenConfig(BaseModel):
     lock: Path
     output: Path
     package: str
+    async_source: Path
+    sync_output: Path
 
     @classmethod
     def load(cls, root: Path = PROJECT_ROOT) -> CodegenConfig:

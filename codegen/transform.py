@@ -9,6 +9,7 @@ from typing import Any
 from codegen.naming import constant_case, snake_case
 from codegen.validate import offered_by
 from tcia_models._model import DICOM_TAG_KEY, WIRE_NAMES_KEY
+from tcia_models.parsing import READERS
 
 # How each metadata `type` is written in the model schemas handed to datamodel-code-generator.
 _FIELD_SCHEMAS: dict[str, dict[str, str]] = {
@@ -34,8 +35,8 @@ PARAMETER_ANNOTATIONS = {
     "datetime": "datetime.datetime",
 }
 
-# The formats that parse into models, in the order they are offered.
-TABULAR_FORMATS = ("json", "csv", "xml")
+# The formats that parse into models: the runtime's one registry of readers.
+TABULAR_FORMATS: tuple[str, ...] = tuple(READERS)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class GenerationWire:
     api: str
     path: str
     parameters: tuple[WireParameter, ...]
-    string_values: bool
+    method: str
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ def _generations(document: Mapping[str, Any]) -> tuple[GenerationWire, ...]:
             for name, spelling in wire.get("parameters", {}).items()
         )
         path = wire.get("path", document["name"])
-        wires.append(GenerationWire(api, path, parameters, bool(wire.get("stringValues", False))))
+        wires.append(GenerationWire(api, path, parameters, wire.get("method", "GET")))
     return tuple(wires)
 
 
@@ -189,3 +190,13 @@ def queries(documents: Mapping[str, Any]) -> list[Query]:
             )
         )
     return result
+
+
+def field_aliases(documents: Mapping[str, Any]) -> dict[str, list[str]]:
+    """``Model.Field`` -> every key the field arrives under (its own name first), for
+    datamodel-code-generator's ``aliases`` (``validation_alias=AliasChoices(...)``)."""
+    return {
+        f"{model}.{name}": [name, *wires]
+        for model, attributes in sorted(_wire_names_per_model(documents).items())
+        for name, wires in sorted(attributes.items())
+    }

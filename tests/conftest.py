@@ -21,11 +21,12 @@ def project_copy(tmp_path: Path) -> Path:
     shutil.copytree(
         ROOT / "codegen", copy / "codegen", ignore=shutil.ignore_patterns("__pycache__")
     )
-    shutil.copytree(
-        ROOT / "src" / "tcia_models" / "_generated",
-        copy / "src" / "tcia_models" / "_generated",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
+    for generated_or_source in ("_generated", "_async", "_sync"):
+        shutil.copytree(
+            ROOT / "src" / "tcia_models" / generated_or_source,
+            copy / "src" / "tcia_models" / generated_or_source,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
     return copy
 
 

@@ -1,32 +1,78 @@
-"""A series download on disk: stream to a temporary file, check, extract, move into place.
+"""A series download on disk: checked and extracted while the bytes arrive, moved into place last.
 
-Shared by both clients (only how the bytes arrive differs). Until the last step nothing is at
-the final path, and any failure removes what was written: an interrupted or failed download
-leaves no partial series behind, and a complete one is skipped on the next run.
+``SeriesTarget`` is where a series lands and what is on disk for it: a lock, so two processes
+never write one series at once; a hidden staging path, swept clean if a killed run left it; and
+the test of completeness, against the metadata rather than by mere existence.
+
+``SeriesSink`` takes a series' ZIP as it streams in. One worker thread unzips it as it comes
+(stream-unzip: every CRC and size checked), writes each image into the staging folder, hashes it
+with MD5 and counts every byte against what getSeriesSize announced, stopping the moment
+anything is wrong. Only a complete, verified series is renamed into place; any failure,
+cancellation or Ctrl-C removes the staging path.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import hashlib
+import io
 import os
+import queue
 import re
 import shutil
-import stat
-import tempfile
+import threading
 import zipfile
-import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import Protocol
 
-from ._exceptions import DownloadError, InvalidParameterError, TCIAError
+import stream_unzip
 
-__all__ = ["DownloadOutcome", "DownloadResult", "SeriesDownload"]
+from ._constants import MAX_UID_LENGTH
+from ._exceptions import (
+    DownloadError,
+    InvalidParameterError,
+    ResponseTooLargeError,
+    StorageError,
+    TCIAError,
+)
+from ._files import storage_error
 
-_CHUNK = 1024 * 1024
-_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
-# Entries TCIA adds beside the images.
-_NOT_IMAGES = frozenset({"LICENSE", "md5hashes.csv"})
+try:
+    import fcntl
+except ImportError:  # pragma: no cover (Windows: no advisory locks between processes)
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["DownloadOutcome", "DownloadResult", "Expected", "SeriesSink", "SeriesTarget"]
+
+_UID = re.compile(r"[0-9]+(\.[0-9]+)*")
+LICENSE = "LICENSE"
+MD5_LIST = "md5hashes.csv"
+_NOT_IMAGES = frozenset({LICENSE, MD5_LIST})
+_MAX_LICENSE = 1 << 20
+_PARTIAL = ".tcia-partial"
+_LOCK = ".tcia-lock"
+_RETIRED = ".tcia-old"
+_QUEUE_DEPTH = 8
+"""Chunks (of about 1 MiB) waiting for the worker: the bound on a download's memory."""
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the archive must hold: the metadata's image count and image bytes."""
+
+    image_count: int
+    image_bytes: int
+
+    def raw_bound(self) -> int:
+        """Bytes the ZIP itself may take: the images, ZIP headers for each, the LICENSE and the
+        MD5 list. DICOM compresses, so a real series stays well under this."""
+        return self.image_bytes + self.image_bytes // 50 + 1024 * (self.image_count + 1) + (2 << 20)
+
+    def md5_list_bound(self) -> int:
+        return 4096 + 256 * self.image_count
 
 
 @dataclass(frozen=True)
@@ -44,6 +90,8 @@ class DownloadResult:
     """DICOM images in the series."""
     skipped: bool = False
     """True when the series was already complete on disk and nothing was downloaded."""
+    md5_verified: bool = False
+    """True when every image was checked against the archive's MD5 hashes."""
 
 
 @dataclass(frozen=True)
@@ -59,171 +107,477 @@ class DownloadOutcome:
         return self.error is None
 
 
-class SeriesDownload:
-    """The files of one series download, from the temporary archive to the final path."""
-
-    def __init__(
-        self, series_instance_uid: str, dest: str | os.PathLike[str], *, extract: bool
-    ) -> None:
-        if not _UID.match(series_instance_uid):
-            raise InvalidParameterError(
-                f"{series_instance_uid!r} is not a DICOM UID (digits and dots); nothing was sent",
-                query="getImage",
-            )
-        self.uid = series_instance_uid
-        self.dest = Path(dest)
-        self.extract = extract
-        self.final = self.dest / (series_instance_uid if extract else f"{series_instance_uid}.zip")
-        self._archive: Path | None = None
-
-    def existing(self) -> DownloadResult | None:
-        """The result of an earlier complete download, if there is one."""
-        if self.extract and self.final.is_dir():
-            files = tuple(sorted(p for p in self.final.rglob("*") if p.is_file()))
-            images = [p for p in files if p.name not in _NOT_IMAGES]
-            return DownloadResult(
-                self.uid, self.final, files, sum(p.stat().st_size for p in files), len(images), True
-            )
-        if not self.extract and self.final.is_file():
-            with zipfile.ZipFile(self.final) as archive:
-                count = sum(1 for name in archive.namelist() if _is_image(name))
-            size = self.final.stat().st_size
-            return DownloadResult(self.uid, self.final, (self.final,), size, count, True)
-        return None
-
-    def temporary_archive(self) -> Path:
-        """The temporary file for the ZIP, beside the destination (same file system)."""
-        if self._archive is None:
-            self.dest.mkdir(parents=True, exist_ok=True)
-            handle, name = tempfile.mkstemp(
-                prefix=f".{self.uid}.", suffix=".zip.part", dir=self.dest
-            )
-            os.close(handle)
-            self._archive = Path(name)
-        return self._archive
-
-    def finish(self, *, object_count: int, total_size: int, md5: bool = False) -> DownloadResult:
-        """Check the archive against getSeriesSize (and its ``md5hashes.csv`` when ``md5``),
-        extract it, and move it into place.
-
-        One pass reads every entry: zipfile checks each entry's CRC as it reaches its end, and
-        the MD5 is computed on the same bytes.
-        """
-        assert self._archive is not None, "temporary_archive() first"
-        try:
-            with zipfile.ZipFile(self._archive) as archive:
-                images = self._check(archive, object_count, total_size)
-                hashes = self._hashes(archive, images) if md5 else None
-                if self.extract:
-                    return self._extract(archive, len(images), hashes)
-                for info in archive.infolist():
-                    with archive.open(info) as source:
-                        self._copy(info.filename, source, None, hashes)
-            self._archive.replace(self.final)
-            self._archive = None
-            size = self.final.stat().st_size
-            return DownloadResult(self.uid, self.final, (self.final,), size, len(images))
-        except (zipfile.BadZipFile, zlib.error, EOFError) as error:
-            raise self._error(f"the archive is damaged or incomplete ({error})") from None
-        finally:
-            self.discard()
-
-    def discard(self) -> None:
-        """Remove whatever this download wrote that is not in its final place."""
-        if self._archive is not None:
-            self._archive.unlink(missing_ok=True)
-            self._archive = None
-
-    def _error(self, problem: str) -> DownloadError:
-        return DownloadError(
-            f"{self.uid}: {problem}; nothing was kept. Try again, and report the series "
-            "if it persists.",
-            series_instance_uid=self.uid,
+def check_uid(series_instance_uid: object) -> str:
+    """A DICOM UID, or ``InvalidParameterError`` (before anything is sent or written)."""
+    if (
+        not isinstance(series_instance_uid, str)
+        or len(series_instance_uid) > MAX_UID_LENGTH
+        or not _UID.fullmatch(series_instance_uid)
+    ):
+        shown = repr(series_instance_uid)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        raise InvalidParameterError(
+            f"{shown} is not a DICOM UID (digits and dots, at most {MAX_UID_LENGTH} "
+            "characters); nothing was sent",
+            query="getImage",
         )
-
-    def _check(
-        self, archive: zipfile.ZipFile, object_count: int, total_size: int
-    ) -> list[zipfile.ZipInfo]:
-        for info in archive.infolist():
-            problem = _unsafe(info)
-            if problem:
-                raise self._error(
-                    f"the archive holds an unsafe entry {info.filename!r} ({problem})"
-                )
-        images = [info for info in archive.infolist() if _is_image(info.filename)]
-        size = sum(info.file_size for info in images)
-        if len(images) != object_count or size != total_size:
-            raise self._error(
-                f"the archive holds {len(images)} images of {size} bytes, but getSeriesSize "
-                f"promised {object_count} of {total_size}"
-            )
-        return images
-
-    def _hashes(self, archive: zipfile.ZipFile, images: list[zipfile.ZipInfo]) -> dict[str, str]:
-        """``md5hashes.csv`` (``Filename,MD5Hash``), which must name every image."""
-        try:
-            text = archive.read("md5hashes.csv").decode("utf-8")
-        except KeyError:
-            raise self._error(
-                "the archive has no md5hashes.csv to verify the images with"
-            ) from None
-        hashes: dict[str, str] = {}
-        for line in text.splitlines()[1:]:
-            name, _, digest = line.partition(",")
-            if name:
-                hashes[name.strip()] = digest.strip().lower()
-        unlisted = [info.filename for info in images if info.filename not in hashes]
-        if unlisted:
-            raise self._error(f"md5hashes.csv does not list {unlisted[0]!r}")
-        return hashes
-
-    def _copy(
-        self, name: str, source: IO[bytes], sink: IO[bytes] | None, hashes: dict[str, str] | None
-    ) -> None:
-        """Read one entry to its end (so its CRC is checked), writing and hashing on the way."""
-        digest = (
-            hashlib.md5(usedforsecurity=False) if hashes is not None and name in hashes else None
-        )
-        while chunk := source.read(_CHUNK):
-            if sink is not None:
-                sink.write(chunk)
-            if digest is not None:
-                digest.update(chunk)
-        if digest is not None and hashes is not None and digest.hexdigest() != hashes[name]:
-            raise self._error(f"MD5 mismatch for {name!r}: the image is not what the server hashed")
-
-    def _extract(
-        self, archive: zipfile.ZipFile, image_count: int, hashes: dict[str, str] | None
-    ) -> DownloadResult:
-        staging = Path(tempfile.mkdtemp(prefix=f".{self.uid}.", suffix=".partial", dir=self.dest))
-        try:
-            for info in archive.infolist():
-                if info.is_dir():
-                    continue
-                target = staging.joinpath(*PurePosixPath(info.filename).parts)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with archive.open(info) as source, target.open("wb") as sink:
-                    self._copy(info.filename, source, sink, hashes)
-            staging.rename(self.final)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        files = tuple(sorted(p for p in self.final.rglob("*") if p.is_file()))
-        return DownloadResult(
-            self.uid, self.final, files, sum(p.stat().st_size for p in files), image_count
-        )
+    return series_instance_uid
 
 
 def _is_image(name: str) -> bool:
     return not name.endswith("/") and PurePosixPath(name).name not in _NOT_IMAGES
 
 
-def _unsafe(info: zipfile.ZipInfo) -> str | None:
-    name = info.filename
-    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
-        return "absolute path"
-    if ".." in re.split(r"[\\/]", name):
-        return "it climbs out of the folder"
-    if stat.S_ISLNK(info.external_attr >> 16):
-        return "a link"
-    return None
+class SeriesTarget:
+    """Where one series lands (``dest/<relative>``), and its state on disk."""
+
+    def __init__(
+        self,
+        series_instance_uid: str,
+        dest: str | os.PathLike[str],
+        *,
+        extract: bool,
+        relative: str | None = None,
+    ) -> None:
+        self.uid = check_uid(series_instance_uid)
+        self.dest = Path(dest)
+        self.extract = extract
+        name = relative or (self.uid if extract else f"{self.uid}.zip")
+        self.final = self.dest / name
+        self.staging = self.final.with_name(f".{self.final.name}{_PARTIAL}")
+        self._lock_path = self.final.with_name(f".{self.final.name}{_LOCK}")
+        self._lock_fd: int | None = None
+
+    def _storage_error(self, error: OSError) -> StorageError:
+        return storage_error(error, self.dest, query="getImage")
+
+    # The lock ---------------------------------------------------------------------------------
+
+    def acquire(self) -> None:
+        """Hold the series' lock (waiting while another process or thread holds it), then sweep
+        away what a killed run left."""
+        try:
+            if self.dest.exists() and not self.dest.is_dir():
+                raise StorageError(
+                    f"cannot download into {self.dest}: it is a file, not a folder; choose "
+                    "another destination",
+                    path=str(self.dest),
+                    query="getImage",
+                )
+            self.final.parent.mkdir(parents=True, exist_ok=True)
+            self._lock_fd = self._acquire()
+            self._sweep()
+        except OSError as error:
+            self.release()
+            raise self._storage_error(error) from None
+
+    def release(self) -> None:
+        if self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._lock_path)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _acquire(self) -> int | None:
+        if fcntl is None:  # pragma: no cover
+            return None
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        while True:
+            fd = os.open(self._lock_path, flags, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            held = os.fstat(fd)
+            try:
+                current = os.stat(self._lock_path, follow_symlinks=False)
+            except FileNotFoundError:
+                current = None
+            if current is not None and (current.st_dev, current.st_ino) == (
+                held.st_dev,
+                held.st_ino,
+            ):
+                return fd
+            os.close(fd)  # its holder removed it as we waited: lock the new one
+
+    def _sweep(self) -> None:
+        """Remove what an interrupted run of this series left: safe, as we hold its lock."""
+        parent = self.final.parent
+        leftovers = [self.staging, self.final.with_name(f".{self.final.name}{_RETIRED}")]
+        # Earlier versions named them .<uid>.<random>.zip.part and .<uid>.<random>.partial.
+        leftovers += parent.glob(f".{self.uid}.*.zip.part")
+        leftovers += parent.glob(f".{self.uid}.*.partial")
+        for path in leftovers:
+            _remove(path)
+
+    # Completeness -----------------------------------------------------------------------------
+
+    def complete(self, expected: Expected) -> DownloadResult | None:
+        """The earlier download, when what is on disk holds every image the metadata lists."""
+        try:
+            if self.extract:
+                if not self.final.is_dir():
+                    return None
+                files = tuple(sorted(p for p in self.final.rglob("*") if p.is_file()))
+                images = [p for p in files if p.name not in _NOT_IMAGES]
+                sizes = sum(p.stat().st_size for p in images)
+                if len(images) != expected.image_count or sizes != expected.image_bytes:
+                    return None
+                total = sum(p.stat().st_size for p in files)
+                return DownloadResult(self.uid, self.final, files, total, len(images), True)
+            if not self.final.is_file():
+                return None
+            with zipfile.ZipFile(self.final) as archive:
+                infos = [i for i in archive.infolist() if _is_image(i.filename)]
+            if len(infos) != expected.image_count or sum(i.file_size for i in infos) != (
+                expected.image_bytes
+            ):
+                return None
+            size = self.final.stat().st_size
+            return DownloadResult(self.uid, self.final, (self.final,), size, len(infos), True)
+        except (OSError, zipfile.BadZipFile, EOFError):
+            return None  # unreadable or damaged: download it again
+
+    def install(self) -> None:
+        """Move the verified staging path into place, replacing an incomplete earlier copy."""
+        retired = self.final.with_name(f".{self.final.name}{_RETIRED}")
+        try:
+            if self.final.exists() or self.final.is_symlink():
+                os.replace(self.final, retired)
+            os.replace(self.staging, self.final)
+        except OSError as error:
+            raise self._storage_error(error) from None
+        finally:
+            _remove(retired)
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+class ByteProgress(Protocol):
+    def advance(self, amount: float) -> None: ...
+    def restart(self) -> None: ...
+
+
+class _Cancelled(Exception):
+    pass
+
+
+_END = object()
+
+
+class SeriesSink:
+    """A series' ZIP, streamed in: see the module's docstring. ``extract=False`` keeps the ZIP
+    itself (checked the same way) instead of the images."""
+
+    blocking = True
+
+    def __init__(
+        self,
+        target: SeriesTarget,
+        expected: Expected,
+        *,
+        md5: bool,
+        keep_md5_list: bool = False,
+        progress: ByteProgress | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.target = target
+        self.expected = expected
+        self.md5 = md5
+        self.keep_md5_list = keep_md5_list
+        self._progress = progress
+        self._cancelled = cancelled
+        self._queue: queue.Queue[object] = queue.Queue(_QUEUE_DEPTH)
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._failure: BaseException | None = None
+        self._zip: io.BufferedWriter | None = None
+        self._received = 0
+        self.image_count = 0
+
+    def refusal(self, problem: str) -> DownloadError:
+        return DownloadError(
+            f"{self.target.uid}: {problem}; nothing was kept. Try again, and report the series "
+            "if it persists.",
+            series_instance_uid=self.target.uid,
+        )
+
+    # The client's side ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.discard()
+        self._stop.clear()
+        self._queue = queue.Queue(_QUEUE_DEPTH)
+        self._failure = None
+        self._received = 0
+        self.image_count = 0
+        if self._progress is not None:
+            self._progress.restart()
+        try:
+            _remove(self.target.staging)
+            if self.target.extract:
+                self.target.staging.mkdir()
+            else:
+                self._zip = open(self.target.staging, "xb")  # noqa: SIM115 (closed in finish)
+        except OSError as error:
+            raise storage_error(error, self.target.dest, query="getImage") from None
+        self._worker = threading.Thread(
+            target=self._run, name=f"tcia-unzip-{self.target.uid}", daemon=True
+        )
+        self._worker.start()
+
+    def feed(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._received > self.expected.raw_bound():
+            raise ResponseTooLargeError(
+                f"{self.target.uid}: the archive grew past {self.expected.raw_bound()} bytes, "
+                f"more than {self.expected.image_count} images of {self.expected.image_bytes} "
+                "bytes can take; stopped there, nothing was kept. Report the series.",
+                query="getImage",
+            )
+        if self._cancelled():
+            raise self.refusal("the download was cancelled")
+        if self._zip is not None:
+            try:
+                self._zip.write(chunk)
+            except OSError as error:
+                raise storage_error(error, self.target.dest, query="getImage") from None
+        while True:
+            self._raise_failure()
+            try:
+                self._queue.put(chunk, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        if self._progress is not None:
+            self._progress.advance(len(chunk))
+
+    def finish(self) -> DownloadResult:
+        self._put_end()
+        assert self._worker is not None
+        self._worker.join()
+        self._raise_failure()
+        try:
+            if self._zip is not None:
+                self._zip.close()
+                self._zip = None
+            self.target.install()
+        finally:
+            self.discard()
+        return self._result()
+
+    def discard(self) -> None:
+        """Stop the worker and remove whatever is not in its final place."""
+        self._stop.set()
+        if self._worker is not None:
+            self._put_end()
+            self._worker.join()
+            self._worker = None
+        if self._zip is not None:
+            self._zip.close()
+            self._zip = None
+        _remove(self.target.staging)
+
+    def _put_end(self) -> None:
+        with contextlib.suppress(queue.Full):
+            self._queue.put(_END, timeout=1.0)
+
+    def _raise_failure(self) -> None:
+        failure = self._failure
+        if failure is None:
+            return
+        if isinstance(failure, _Cancelled):
+            raise self.refusal("the download was cancelled")
+        if isinstance(failure, TCIAError):
+            raise failure
+        if isinstance(failure, OSError):
+            raise storage_error(failure, self.target.dest, query="getImage")
+        if isinstance(failure, stream_unzip.UnzipError | EOFError | ValueError):
+            raise self.refusal(f"the archive is damaged or incomplete ({type(failure).__name__})")
+        raise self.refusal(f"the archive could not be read ({type(failure).__name__}: {failure})")
+
+    def _result(self) -> DownloadResult:
+        final = self.target.final
+        if self.target.extract:
+            files = tuple(sorted(p for p in final.rglob("*") if p.is_file()))
+            size = sum(p.stat().st_size for p in files)
+        else:
+            files, size = (final,), final.stat().st_size
+        return DownloadResult(
+            self.target.uid, final, files, size, self.image_count, md5_verified=self.md5
+        )
+
+    # The worker's side ----------------------------------------------------------------------
+
+    def _chunks(self) -> Iterator[bytes]:
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                if self._stop.is_set():
+                    raise _Cancelled
+                return
+            assert isinstance(item, bytes)
+            yield item
+
+    def _run(self) -> None:
+        try:
+            _Extraction(self).run(self._chunks())
+        except BaseException as error:  # handed to the client's thread by _raise_failure
+            self._failure = error
+            while True:  # let a blocked feed() see the failure
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    break
+
+
+class _Extraction:
+    """One pass over the ZIP, in the worker thread."""
+
+    def __init__(self, sink: SeriesSink) -> None:
+        self.sink = sink
+        self.target = sink.target
+        self.expected = sink.expected
+        self.written = 0
+        self.image_bytes = 0
+        self.digests: dict[str, str] = {}
+        self.listed: dict[str, str] | None = None
+        self.files: set[str] = set()
+        self.folders: set[str] = set()
+
+    def run(self, chunks: Iterator[bytes]) -> None:
+        entries = 0
+        for raw_name, _, data in stream_unzip.stream_unzip(chunks, chunk_size=1 << 20):
+            entries += 1
+            if entries > self.expected.image_count + 16:
+                raise self.sink.refusal("the archive holds more entries than the series has images")
+            name = _entry_name(raw_name)
+            problem = self._refuse(name)
+            if problem:
+                raise self.sink.refusal(f"the archive holds an unsafe entry {name!r} ({problem})")
+            if name.endswith("/"):
+                for _ in data:
+                    pass
+                continue
+            base = PurePosixPath(name).name
+            if base == MD5_LIST:
+                self._read_md5_list(name, data)
+            else:
+                self._write(name, data, image=base != LICENSE)
+        self._verify()
+
+    def _refuse(self, name: str) -> str | None:
+        if not name or name in ("/", "."):
+            return "an empty name"
+        if any(not ch.isprintable() for ch in name):
+            return "control characters in its name"
+        if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or "\\" in name:
+            return "absolute path"
+        parts = name.rstrip("/").split("/")
+        if ".." in parts:
+            return "it climbs out of the folder"
+        if any(part in ("", ".") for part in parts):
+            return "an empty part in its path"
+        path = name.rstrip("/")
+        if path in self.files or (not name.endswith("/") and path in self.folders):
+            return "a second entry of the same name"
+        for depth in range(1, len(parts)):
+            if "/".join(parts[:depth]) in self.files:
+                return "a file of that name is also a folder"
+        if name.endswith("/"):
+            self.folders.add(path)
+        else:
+            self.files.add(path)
+            self.folders.update("/".join(parts[:depth]) for depth in range(1, len(parts)))
+        return None
+
+    def _write(self, name: str, data: Iterator[bytes], *, image: bool) -> None:
+        if image:
+            self.sink.image_count += 1
+        bound = self.expected.image_bytes if image else _MAX_LICENSE
+        digest = hashlib.md5(usedforsecurity=False) if image and self.sink.md5 else None
+        handle: int | None = None
+        if self.target.extract:
+            path = self.target.staging.joinpath(*name.split("/"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+            handle = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o666)
+        size = 0
+        try:
+            for chunk in data:
+                size += len(chunk)
+                self.written += len(chunk)
+                if (self.image_bytes if image else 0) + size > bound:
+                    what = "images" if image else f"its {LICENSE}"
+                    raise self.sink.refusal(
+                        f"the archive's {what} grew past the {bound} bytes getSeriesSize "
+                        "announced; stopped there"
+                    )
+                if digest is not None:
+                    digest.update(chunk)
+                if handle is not None:
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(handle, view) :]
+        finally:
+            if handle is not None:
+                os.close(handle)
+        if image:
+            self.image_bytes += size
+        if digest is not None:
+            self.digests[name] = digest.hexdigest()
+
+    def _read_md5_list(self, name: str, data: Iterator[bytes]) -> None:
+        bound = self.expected.md5_list_bound()
+        text = bytearray()
+        for chunk in data:
+            text += chunk
+            if len(text) > bound:
+                raise self.sink.refusal(f"its {MD5_LIST} is larger than {bound} bytes")
+        if self.sink.keep_md5_list and self.target.extract:
+            self._write(name, iter([bytes(text)]), image=False)
+        listed: dict[str, str] = {}
+        for row in csv.reader(io.StringIO(text.decode("utf-8", "replace"))):
+            if len(row) >= 2 and row[0] != "Filename":
+                listed[row[0].strip()] = row[1].strip().lower()
+        self.listed = listed
+
+    def _verify(self) -> None:
+        count, size = self.sink.image_count, self.image_bytes
+        expected = self.expected
+        if count != expected.image_count or size != expected.image_bytes:
+            raise self.sink.refusal(
+                f"the archive holds {count} images of {size} bytes, but getSeriesSize promised "
+                f"{expected.image_count} of {expected.image_bytes}"
+            )
+        if not self.sink.md5:
+            return
+        if self.listed is None:
+            raise self.sink.refusal(f"the archive has no {MD5_LIST} to verify the images with")
+        for name, digest in sorted(self.digests.items()):
+            listed = self.listed.get(name)
+            if listed is None:
+                raise self.sink.refusal(f"{MD5_LIST} does not list {name!r}")
+            if listed != digest:
+                raise self.sink.refusal(
+                    f"MD5 mismatch for {name!r}: the image is not what the server hashed"
+                )
+
+
+def _entry_name(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp437")
+
+
+def describe_failure(error: BaseException, uid: str) -> TCIAError:
+    """Any failure of one series in ``download_many``, as a ``TCIAError``."""
+    if isinstance(error, TCIAError):
+        return error
+    if isinstance(error, OSError):
+        return storage_error(error, uid, query="getImage")
+    return DownloadError(f"{uid}: {type(error).__name__}: {error}", series_instance_uid=uid)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, cast
+from typing import cast
 
-from pydantic import AliasChoices, BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 __all__ = ["DICOM_TAG_KEY", "WIRE_NAMES_KEY", "TCIAModel", "dicom_tags"]
 
@@ -21,7 +21,8 @@ class TCIAModel(BaseModel):
 
     Field names are the API's attribute names (DICOM keywords such as ``SeriesInstanceUID``).
     TCIA omits NULL values, so an absent key is ``None``; a key the model does not know is kept
-    in ``model_extra`` rather than dropped, so a newer server never loses data.
+    in ``model_extra`` rather than dropped, so a newer server never loses data. A field that a
+    generation sends under another key (``PatientId``) accepts that key too.
     """
 
     model_config = ConfigDict(
@@ -31,24 +32,9 @@ class TCIAModel(BaseModel):
         arbitrary_types_allowed=True,
         validate_by_name=True,
         validate_by_alias=True,
+        # Validators are built on first use, not at import: importing the models stays cheap.
+        defer_build=True,
     )
-
-    @classmethod
-    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
-        """Accept every key a field arrives under (``PatientId`` for ``PatientID``), in Rust."""
-        super().__pydantic_init_subclass__(**kwargs)
-        renamed = False
-        for name, field in cls.model_fields.items():
-            extra: object = field.json_schema_extra
-            if isinstance(extra, dict):
-                wire_names = cast("dict[str, object]", extra).get(WIRE_NAMES_KEY)
-                if isinstance(wire_names, list):
-                    field.validation_alias = AliasChoices(
-                        name, *map(str, cast("list[object]", wire_names))
-                    )
-                    renamed = True
-        if renamed:
-            cls.model_rebuild(force=True)
 
 
 @functools.cache

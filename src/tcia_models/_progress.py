@@ -9,7 +9,7 @@ __all__ = ["ProgressBar"]
 
 
 class ProgressBar:
-    """One rich progress bar; a no-op when not enabled."""
+    """One rich progress bar; a no-op when not enabled. Thread-safe, as rich's bars are."""
 
     def __init__(
         self, enabled: bool, description: str, total: float | None, unit: str = "bytes"
@@ -43,6 +43,15 @@ class ProgressBar:
     def advance(self, amount: float) -> None:
         if self._progress is not None:
             self._progress.advance(self._task, amount)
+
+    def restart(self) -> None:
+        """Back to zero: the download starts over after a broken connection."""
+        if self._progress is not None:
+            self._progress.update(self._task, completed=0)
+
+    def set_total(self, total: float) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, total=total)
 
     def complete(self) -> None:
         if self._progress is not None:

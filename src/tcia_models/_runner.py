@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._specs import ModelT, QuerySpec, TabularFormat
+from ._specs import ModelT, QuerySpec
 
 __all__ = ["AsyncQueryRunner", "SyncQueryRunner"]
 
@@ -16,12 +16,12 @@ __all__ = ["AsyncQueryRunner", "SyncQueryRunner"]
 class SyncQueryRunner(abc.ABC):
     @abc.abstractmethod
     def _run_rows(
-        self, spec: QuerySpec[ModelT], arguments: Mapping[str, object], format: TabularFormat
+        self, spec: QuerySpec[ModelT], arguments: Mapping[str, object], format: str
     ) -> list[ModelT]: ...
 
     @abc.abstractmethod
     def _run_one(
-        self, spec: QuerySpec[ModelT], arguments: Mapping[str, object], format: TabularFormat
+        self, spec: QuerySpec[ModelT], arguments: Mapping[str, object], format: str
     ) -> ModelT: ...
 
     @abc.abstractmethod
@@ -33,12 +33,12 @@ class SyncQueryRunner(abc.ABC):
 class AsyncQueryRunner(abc.ABC):
     @abc.abstractmethod
     async def _run_rows(
-        self, spec: QuerySpec[ModelT], arguments: Mapping[str, object], format: TabularFormat
+        self, spec: QuerySpec[ModelT], arguments: Mapping[str, object], format: str
     ) -> list[ModelT]: ...
 
     @abc.abstractmethod
     async def _run_one(
-        self, spec: QuerySpec[ModelT], arguments: Mapping[str, object], format: TabularFormat
+        self, spec: QuerySpec[ModelT], arguments: Mapping[str, object], format: str
     ) -> ModelT: ...
 
     @abc.abstractmethod

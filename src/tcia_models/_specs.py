@@ -1,4 +1,4 @@
-"""The shape of a query, as the generated code describes each one."""
+"""The shape of a query and of an API generation, as the generated code describes each one."""
 
 from __future__ import annotations
 
@@ -9,18 +9,19 @@ from ._model import TCIAModel
 
 __all__ = [
     "ApiGeneration",
+    "AuthKind",
     "GenerationWire",
+    "HttpMethod",
     "ModelT",
     "ParameterSpec",
     "QuerySpec",
-    "TabularFormat",
     "WireParameter",
 ]
 
 ModelT = TypeVar("ModelT", bound=TCIAModel)
 
-TabularFormat = Literal["json", "csv", "xml"]
-"""The formats that parse into models. HTML is available as bytes through ``raw()``."""
+AuthKind = Literal["api_key", "oauth", "none"]
+HttpMethod = Literal["GET", "POST"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +54,8 @@ class GenerationWire:
     path: str
     """Relative to the generation's base URL (``getSeries``, ``../v1/getContentsByName``)."""
     parameters: tuple[WireParameter, ...] = ()
-    string_values: bool = False
-
-    def parameter(self, name: str) -> WireParameter | None:
-        return next((p for p in self.parameters if p.name == name), None)
+    method: HttpMethod = "GET"
+    """``POST`` sends the parameters as a form (NBIA's search and bulk metadata queries)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +65,7 @@ class ApiGeneration:
     name: str
     description: str
     base_url: str
-    auth: str
-    """``api_key``, ``oauth`` or ``none``."""
-    rejects_unknown_parameters: bool = False
+    auth: AuthKind
     token_path: str | None = None
     client_id: str | None = None
     guest_username: str | None = None
@@ -96,9 +93,3 @@ class QuerySpec(Generic[ModelT]):
     @property
     def required(self) -> tuple[ParameterSpec, ...]:
         return tuple(parameter for parameter in self.parameters if parameter.required)
-
-    def parameter(self, name: str) -> ParameterSpec:
-        for parameter in self.parameters:
-            if parameter.name == name or parameter.python_name == name:
-                return parameter
-        raise KeyError(name)

@@ -157,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _client(args: argparse.Namespace) -> Any:
-    from ._client import TCIAClient
+    from ._sync.client import TCIAClient
 
     return TCIAClient(api=args.api, api_key=args.api_key, base_url=args.base_url)
 
@@ -241,7 +241,7 @@ def _read_uids(args: argparse.Namespace) -> list[str]:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from ._async_client import AsyncTCIAClient
+    from ._async.client import AsyncTCIAClient
 
     uids = _read_uids(args)
 
@@ -305,7 +305,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from ._client import TCIAClient
+    from ._sync.client import TCIAClient
     from .drift import check_drift
     from .testing import TCIATestServer
 

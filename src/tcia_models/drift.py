@@ -195,7 +195,7 @@ def check_responses(
     For generations without ``/metadata`` (NBIA): the response itself is the only evidence.
     Sample arguments come from earlier answers (the first collection, series, modality, ...).
     """
-    from ._client import TCIAClient
+    from ._sync.client import TCIAClient
 
     with TCIAClient(
         api=api,  # type: ignore[arg-type]

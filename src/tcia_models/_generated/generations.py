@@ -41,7 +41,6 @@ GENERATIONS: Mapping[str, ApiGeneration] = MappingProxyType(
             description="NBIA API v4 (2025): public collections, no login; what TCIA's own client (tcia_utils) uses today. Rejects unknown query parameters.",
             base_url="https://nbia.cancerimagingarchive.net/nbia-api/services/v4",
             auth="none",
-            rejects_unknown_parameters=True,
         ),
     }
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import ConfigDict, Field
+from pydantic import AliasChoices, ConfigDict, Field
 from tcia_models._model import TCIAModel
 from tcia_models._types import Date
 
@@ -18,7 +18,11 @@ class Patient(TCIAModel):
         arbitrary_types_allowed=True,
     )
     PatientID: Annotated[
-        str, Field(json_schema_extra={"x-dicom-tag": "00100020", "x-wire-names": ["PatientId"]})
+        str,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00100020", "x-wire-names": ["PatientId"]},
+            validation_alias=AliasChoices("PatientID", "PatientId"),
+        ),
     ]
     """
     Has been de-identified as part of submission process. NBIA sends it as PatientId.

@@ -38,10 +38,10 @@ CONTENTS_BY_NAME: QuerySpec[Series] = QuerySpec(
     model=Series,
     single_row=False,
     generations=(
-        GenerationWire("bindaas", "ContentsByName", (), False),
-        GenerationWire("nbia-v1", "getContentsByName", (), False),
-        GenerationWire("nbia-v2", "../v1/getContentsByName", (), False),
-        GenerationWire("nbia-v4", "../v1/getContentsByName", (), False),
+        GenerationWire("bindaas", "ContentsByName", ()),
+        GenerationWire("nbia-v1", "getContentsByName", ()),
+        GenerationWire("nbia-v2", "../v1/getContentsByName", ()),
+        GenerationWire("nbia-v4", "../v1/getContentsByName", ()),
     ),
 )
 
@@ -57,9 +57,9 @@ NEW_PATIENTS_IN_COLLECTION: QuerySpec[Patient] = QuerySpec(
     model=Patient,
     single_row=False,
     generations=(
-        GenerationWire("nbia-v1", "NewPatientsInCollection", (WireParameter("Date", "Date", "%Y/%m/%d"),), False),
-        GenerationWire("nbia-v2", "NewPatientsInCollection", (WireParameter("Date", "Date", "%Y/%m/%d"),), False),
-        GenerationWire("nbia-v4", "NewPatientsInCollection", (WireParameter("Date", "fromDate", "%m-%d-%Y"),), False),
+        GenerationWire("nbia-v1", "NewPatientsInCollection", (WireParameter("Date", "Date", "%Y/%m/%d"),)),
+        GenerationWire("nbia-v2", "NewPatientsInCollection", (WireParameter("Date", "Date", "%Y/%m/%d"),)),
+        GenerationWire("nbia-v4", "NewPatientsInCollection", (WireParameter("Date", "fromDate", "%m-%d-%Y"),)),
     ),
 )
 
@@ -76,9 +76,9 @@ NEW_STUDIES_IN_PATIENT_COLLECTION: QuerySpec[PatientStudy] = QuerySpec(
     model=PatientStudy,
     single_row=False,
     generations=(
-        GenerationWire("nbia-v1", "NewStudiesInPatientCollection", (WireParameter("Date", "Date", "%Y/%m/%d"),), False),
-        GenerationWire("nbia-v2", "NewStudiesInPatientCollection", (WireParameter("Date", "Date", "%Y/%m/%d"),), False),
-        GenerationWire("nbia-v4", "NewStudiesInPatientCollection", (WireParameter("Date", "fromDate", "%m-%d-%Y"),), False),
+        GenerationWire("nbia-v1", "NewStudiesInPatientCollection", (WireParameter("Date", "Date", "%Y/%m/%d"),)),
+        GenerationWire("nbia-v2", "NewStudiesInPatientCollection", (WireParameter("Date", "Date", "%Y/%m/%d"),)),
+        GenerationWire("nbia-v4", "NewStudiesInPatientCollection", (WireParameter("Date", "fromDate", "%m-%d-%Y"),)),
     ),
 )
 
@@ -95,10 +95,10 @@ GET_BODY_PART_VALUES: QuerySpec[BodyPartExamined] = QuerySpec(
     model=BodyPartExamined,
     single_row=False,
     generations=(
-        GenerationWire("bindaas", "getBodyPartValues", (), False),
-        GenerationWire("nbia-v1", "getBodyPartValues", (), False),
-        GenerationWire("nbia-v2", "getBodyPartValues", (), False),
-        GenerationWire("nbia-v4", "getBodyPartValues", (), False),
+        GenerationWire("bindaas", "getBodyPartValues", ()),
+        GenerationWire("nbia-v1", "getBodyPartValues", ()),
+        GenerationWire("nbia-v2", "getBodyPartValues", ()),
+        GenerationWire("nbia-v4", "getBodyPartValues", ()),
     ),
 )
 
@@ -112,10 +112,10 @@ GET_COLLECTION_VALUES: QuerySpec[Collection] = QuerySpec(
     model=Collection,
     single_row=False,
     generations=(
-        GenerationWire("bindaas", "getCollectionValues", (), False),
-        GenerationWire("nbia-v1", "getCollectionValues", (), False),
-        GenerationWire("nbia-v2", "getCollectionValues", (), False),
-        GenerationWire("nbia-v4", "getCollectionValues", (), False),
+        GenerationWire("bindaas", "getCollectionValues", ()),
+        GenerationWire("nbia-v1", "getCollectionValues", ()),
+        GenerationWire("nbia-v2", "getCollectionValues", ()),
+        GenerationWire("nbia-v4", "getCollectionValues", ()),
     ),
 )
 
@@ -132,10 +132,10 @@ GET_IMAGE: QuerySpec[TCIAModel] = QuerySpec(
     model=None,
     single_row=False,
     generations=(
-        GenerationWire("bindaas", "getImage", (), False),
-        GenerationWire("nbia-v1", "getImage", (), False),
-        GenerationWire("nbia-v2", "getImage", (), False),
-        GenerationWire("nbia-v4", "getImage", (), False),
+        GenerationWire("bindaas", "getImage", ()),
+        GenerationWire("nbia-v1", "getImage", ()),
+        GenerationWire("nbia-v2", "getImage", ()),
+        GenerationWire("nbia-v4", "getImage", ()),
     ),
 )
 
@@ -150,9 +150,9 @@ GET_IMAGE_WITH_MD5_HASH: QuerySpec[TCIAModel] = QuerySpec(
     model=None,
     single_row=False,
     generations=(
-        GenerationWire("nbia-v1", "getImageWithMD5Hash", (), False),
-        GenerationWire("nbia-v2", "getImageWithMD5Hash", (), False),
-        GenerationWire("nbia-v4", "getImageWithMD5Hash", (), False),
+        GenerationWire("nbia-v1", "getImageWithMD5Hash", ()),
+        GenerationWire("nbia-v2", "getImageWithMD5Hash", ()),
+        GenerationWire("nbia-v4", "getImageWithMD5Hash", ()),
     ),
 )
 
@@ -169,10 +169,10 @@ GET_MANUFACTURER_VALUES: QuerySpec[Manufacturer] = QuerySpec(
     model=Manufacturer,
     single_row=False,
     generations=(
-        GenerationWire("bindaas", "getManufacturerValues", (), False),
-        GenerationWire("nbia-v1", "getManufacturerValues", (), False),
-        GenerationWire("nbia-v2", "getManufacturerValues", (), False),
-        GenerationWire("nbia-v4", "getManufacturerValues", (), False),
+        GenerationWire("bindaas", "getManufacturerValues", ()),
+        GenerationWire("nbia-v1", "getManufacturerValues", ()),
+        GenerationWire("nbia-v2", "getManufacturerValues", ()),
+        GenerationWire("nbia-v4", "getManufacturerValues", ()),
     ),
 )
 
@@ -189,10 +189,10 @@ GET_MODALITY_VALUES: QuerySpec[Modality] = QuerySpec(
     model=Modality,
     single_row=False,
     generations=(
-        GenerationWire("bindaas", "getModalityValues", (), False),
-        GenerationWire("nbia-v1", "getModalityValues", (), False),
-        GenerationWire("nbia-v2", "getModalityValues", (), False),
-        GenerationWire("nbia-v4", "getModalityValues", (), False),
+        GenerationWire("bindaas", "getModalityValues", ()),
+        GenerationWire("nbia-v1", "getModalityValues", ()),
+        GenerationWire("nbia-v2", "getModalityValues", ()),
+        GenerationWire("nbia-v4", "getModalityValues", ()),
     ),
 )
 
@@ -208,10 +208,10 @@ GET_PATIENT: QuerySpec[Patient] = QuerySpec(
     model=Patient,
     single_row=False,
     generations=(
-        GenerationWire("bindaas", "getPatient", (), False),
-        GenerationWire("nbia-v1", "getPatient", (WireParameter("PatientID", "PatientId", None),), False),
-        GenerationWire("nbia-v2", "getPatient", (WireParameter("PatientID", "PatientId", None),), False),
-        GenerationWire("nbia-v4", "getPatient", (WireParameter("PatientID", "PatientId", None),), False),
+        GenerationWire("bindaas", "getPatient", ()),
+        GenerationWire("nbia-v1", "getPatient", (WireParameter("PatientID", "PatientId", None),)),
+        GenerationWire("nbia-v2", "getPatient", (WireParameter("PatientID", "PatientId", None),)),
+        GenerationWire("nbia-v4", "getPatient", (WireParameter("PatientID", "PatientId", None),)),
     ),
 )
 
@@ -227,9 +227,9 @@ GET_PATIENT_BY_COLLECTION_AND_MODALITY: QuerySpec[PatientIdentifier] = QuerySpec
     model=PatientIdentifier,
     single_row=False,
     generations=(
-        GenerationWire("nbia-v1", "getPatientByCollectionAndModality", (), False),
-        GenerationWire("nbia-v2", "getPatientByCollectionAndModality", (), False),
-        GenerationWire("nbia-v4", "getPatientByCollectionAndModality", (), False),
+        GenerationWire("nbia-v1", "getPatientByCollectionAndModality", ()),
+        GenerationWire("nbia-v2", "getPatientByCollectionAndModality", ()),
+        GenerationWire("nbia-v4", "getPatientByCollectionAndModality", ()),
     ),
 )
 
@@ -246,10 +246,10 @@ GET_PATIENT_STUDY: QuerySpec[PatientStudy] = QuerySpec(
     model=PatientStudy,
     single_row=False,
     generations=(
-        GenerationWire("bindaas", "getPatientStudy", (), False),
-        GenerationWire("nbia-v1", "getPatientStudy", (), False),
-        GenerationWire("nbia-v2", "getPatientStudy", (), False),
-        GenerationWire("nbia-v4", "getPatientStudy", (), False),
+        GenerationWire("bindaas", "getPatientStudy", ()),
+        GenerationWire("nbia-v1", "getPatientStudy", ()),
+        GenerationWire("nbia-v2", "getPatientStudy", ()),
+        GenerationWire("nbia-v4", "getPatientStudy", ()),
     ),
 )
 
@@ -264,9 +264,9 @@ GET_SOP_INSTANCE_UIDS: QuerySpec[SOPInstance] = QuerySpec(
     model=SOPInstance,
     single_row=False,
     generations=(
-        GenerationWire("nbia-v1", "getSOPInstanceUIDs", (), False),
-        GenerationWire("nbia-v2", "getSOPInstanceUIDs", (), False),
-        GenerationWire("nbia-v4", "getSOPInstanceUIDs", (), False),
+        GenerationWire("nbia-v1", "getSOPInstanceUIDs", ()),
+        GenerationWire("nbia-v2", "getSOPInstanceUIDs", ()),
+        GenerationWire("nbia-v4", "getSOPInstanceUIDs", ()),
     ),
 )
 
@@ -288,10 +288,10 @@ GET_SERIES: QuerySpec[Series] = QuerySpec(
     model=Series,
     single_row=False,
     generations=(
-        GenerationWire("bindaas", "getSeries", (), False),
-        GenerationWire("nbia-v1", "getSeries", (), False),
-        GenerationWire("nbia-v2", "getSeries", (), False),
-        GenerationWire("nbia-v4", "getSeries", (), False),
+        GenerationWire("bindaas", "getSeries", ()),
+        GenerationWire("nbia-v1", "getSeries", ()),
+        GenerationWire("nbia-v2", "getSeries", ()),
+        GenerationWire("nbia-v4", "getSeries", ()),
     ),
 )
 
@@ -306,8 +306,8 @@ GET_SERIES_META_DATA: QuerySpec[SeriesMetadata] = QuerySpec(
     model=SeriesMetadata,
     single_row=False,
     generations=(
-        GenerationWire("nbia-v1", "getSeriesMetaData", (), True),
-        GenerationWire("nbia-v2", "getSeriesMetaData", (), True),
+        GenerationWire("nbia-v1", "getSeriesMetaData", ()),
+        GenerationWire("nbia-v2", "getSeriesMetaData", ()),
     ),
 )
 
@@ -322,10 +322,10 @@ GET_SERIES_SIZE: QuerySpec[SeriesSize] = QuerySpec(
     model=SeriesSize,
     single_row=True,
     generations=(
-        GenerationWire("bindaas", "getSeriesSize", (), False),
-        GenerationWire("nbia-v1", "getSeriesSize", (), False),
-        GenerationWire("nbia-v2", "getSeriesSize", (), False),
-        GenerationWire("nbia-v4", "getSeriesSize", (), False),
+        GenerationWire("bindaas", "getSeriesSize", ()),
+        GenerationWire("nbia-v1", "getSeriesSize", ()),
+        GenerationWire("nbia-v2", "getSeriesSize", ()),
+        GenerationWire("nbia-v4", "getSeriesSize", ()),
     ),
 )
 
@@ -341,9 +341,9 @@ GET_SINGLE_IMAGE: QuerySpec[TCIAModel] = QuerySpec(
     model=None,
     single_row=False,
     generations=(
-        GenerationWire("nbia-v1", "getSingleImage", (), False),
-        GenerationWire("nbia-v2", "getSingleImage", (), False),
-        GenerationWire("nbia-v4", "getSingleImage", (), False),
+        GenerationWire("nbia-v1", "getSingleImage", ()),
+        GenerationWire("nbia-v2", "getSingleImage", ()),
+        GenerationWire("nbia-v4", "getSingleImage", ()),
     ),
 )
 
@@ -358,9 +358,9 @@ GET_UPDATED_SERIES: QuerySpec[Series] = QuerySpec(
     model=Series,
     single_row=False,
     generations=(
-        GenerationWire("nbia-v1", "getUpdatedSeries", (WireParameter("fromDate", "fromDate", "%d/%m/%Y"),), False),
-        GenerationWire("nbia-v2", "getUpdatedSeries", (WireParameter("fromDate", "fromDate", "%d/%m/%Y"),), False),
-        GenerationWire("nbia-v4", "getUpdatedSeries", (WireParameter("fromDate", "fromDate", "%m-%d-%Y"),), False),
+        GenerationWire("nbia-v1", "getUpdatedSeries", (WireParameter("fromDate", "fromDate", "%d/%m/%Y"),)),
+        GenerationWire("nbia-v2", "getUpdatedSeries", (WireParameter("fromDate", "fromDate", "%d/%m/%Y"),)),
+        GenerationWire("nbia-v4", "getUpdatedSeries", (WireParameter("fromDate", "fromDate", "%m-%d-%Y"),)),
     ),
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import ConfigDict, Field
+from pydantic import AliasChoices, ConfigDict, Field
 from tcia_models._model import TCIAModel
 from tcia_models._types import Date, DateTime
 
@@ -103,7 +103,11 @@ class Series(TCIAModel):
     Bytes of the series' images. Sent by NBIA v1, v2 and v4 (since 2023).
     """
     DateReleased: Annotated[
-        DateTime | None, Field(json_schema_extra={"x-wire-names": ["Date Released"]})
+        DateTime | None,
+        Field(
+            json_schema_extra={"x-wire-names": ["Date Released"]},
+            validation_alias=AliasChoices("DateReleased", "Date Released"),
+        ),
     ] = None
     """
     When the series was made public. Sent by NBIA v1, v2 and v4 (since 2023).
@@ -138,7 +142,10 @@ class Series(TCIAModel):
             json_schema_extra={
                 "x-dicom-tag": "00081080",
                 "x-wire-names": ["AdmittingDiagnosisDescription"],
-            }
+            },
+            validation_alias=AliasChoices(
+                "AdmittingDiagnosesDescription", "AdmittingDiagnosisDescription"
+            ),
         ),
     ] = None
     """

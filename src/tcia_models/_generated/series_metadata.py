@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import ConfigDict, Field
+from pydantic import AliasChoices, ConfigDict, Field
 from tcia_models._model import TCIAModel
 from tcia_models._types import Date, DateTime
 
@@ -18,7 +18,11 @@ class SeriesMetadata(TCIAModel):
         arbitrary_types_allowed=True,
     )
     SeriesInstanceUID: Annotated[
-        str, Field(json_schema_extra={"x-dicom-tag": "0020000E", "x-wire-names": ["Series UID"]})
+        str,
+        Field(
+            json_schema_extra={"x-dicom-tag": "0020000E", "x-wire-names": ["Series UID"]},
+            validation_alias=AliasChoices("SeriesInstanceUID", "Series UID"),
+        ),
     ]
     """
     Has been de-identified as part of submission process.
@@ -28,41 +32,61 @@ class SeriesMetadata(TCIAModel):
     The collection.
     """
     ThirdPartyAnalysis: Annotated[
-        str | None, Field(json_schema_extra={"x-wire-names": ["3rd Party Analysis"]})
+        str | None,
+        Field(
+            json_schema_extra={"x-wire-names": ["3rd Party Analysis"]},
+            validation_alias=AliasChoices("ThirdPartyAnalysis", "3rd Party Analysis"),
+        ),
     ] = None
     """
     YES when the series is a third-party analysis.
     """
     DataDescriptionURI: Annotated[
-        str | None, Field(json_schema_extra={"x-wire-names": ["Data Description URI"]})
+        str | None,
+        Field(
+            json_schema_extra={"x-wire-names": ["Data Description URI"]},
+            validation_alias=AliasChoices("DataDescriptionURI", "Data Description URI"),
+        ),
     ] = None
     """
     The collection's DOI URL.
     """
     PatientID: Annotated[
         str | None,
-        Field(json_schema_extra={"x-dicom-tag": "00100020", "x-wire-names": ["Subject ID"]}),
+        Field(
+            json_schema_extra={"x-dicom-tag": "00100020", "x-wire-names": ["Subject ID"]},
+            validation_alias=AliasChoices("PatientID", "Subject ID"),
+        ),
     ] = None
     """
     Has been de-identified as part of submission process.
     """
     StudyInstanceUID: Annotated[
         str | None,
-        Field(json_schema_extra={"x-dicom-tag": "0020000D", "x-wire-names": ["Study UID"]}),
+        Field(
+            json_schema_extra={"x-dicom-tag": "0020000D", "x-wire-names": ["Study UID"]},
+            validation_alias=AliasChoices("StudyInstanceUID", "Study UID"),
+        ),
     ] = None
     """
     Has been de-identified as part of submission process.
     """
     StudyDescription: Annotated[
         str | None,
-        Field(json_schema_extra={"x-dicom-tag": "00081030", "x-wire-names": ["Study Description"]}),
+        Field(
+            json_schema_extra={"x-dicom-tag": "00081030", "x-wire-names": ["Study Description"]},
+            validation_alias=AliasChoices("StudyDescription", "Study Description"),
+        ),
     ] = None
     """
     Standard DICOM definition
     """
     StudyDate: Annotated[
         Date | None,
-        Field(json_schema_extra={"x-dicom-tag": "00080020", "x-wire-names": ["Study Date"]}),
+        Field(
+            json_schema_extra={"x-dicom-tag": "00080020", "x-wire-names": ["Study Date"]},
+            validation_alias=AliasChoices("StudyDate", "Study Date"),
+        ),
     ] = None
     """
     Standard DICOM definition
@@ -70,7 +94,8 @@ class SeriesMetadata(TCIAModel):
     SeriesDescription: Annotated[
         str | None,
         Field(
-            json_schema_extra={"x-dicom-tag": "0008103E", "x-wire-names": ["Series Description"]}
+            json_schema_extra={"x-dicom-tag": "0008103E", "x-wire-names": ["Series Description"]},
+            validation_alias=AliasChoices("SeriesDescription", "Series Description"),
         ),
     ] = None
     """
@@ -86,56 +111,90 @@ class SeriesMetadata(TCIAModel):
     """
     SOPClassUID: Annotated[
         str | None,
-        Field(json_schema_extra={"x-dicom-tag": "00080016", "x-wire-names": ["SOP Class UID"]}),
+        Field(
+            json_schema_extra={"x-dicom-tag": "00080016", "x-wire-names": ["SOP Class UID"]},
+            validation_alias=AliasChoices("SOPClassUID", "SOP Class UID"),
+        ),
     ] = None
     """
     Standard DICOM definition
     """
     ImageCount: Annotated[
-        int | None, Field(json_schema_extra={"x-wire-names": ["Number of Images"]})
+        int | None,
+        Field(
+            json_schema_extra={"x-wire-names": ["Number of Images"]},
+            validation_alias=AliasChoices("ImageCount", "Number of Images"),
+        ),
     ] = None
     """
     Computed number of images in this series.
     """
-    FileSize: Annotated[int | None, Field(json_schema_extra={"x-wire-names": ["File Size"]})] = None
+    FileSize: Annotated[
+        int | None,
+        Field(
+            json_schema_extra={"x-wire-names": ["File Size"]},
+            validation_alias=AliasChoices("FileSize", "File Size"),
+        ),
+    ] = None
     """
     Bytes of the series' images.
     """
     SeriesNumber: Annotated[
         int | None,
-        Field(json_schema_extra={"x-dicom-tag": "00200011", "x-wire-names": ["Series Number"]}),
+        Field(
+            json_schema_extra={"x-dicom-tag": "00200011", "x-wire-names": ["Series Number"]},
+            validation_alias=AliasChoices("SeriesNumber", "Series Number"),
+        ),
     ] = None
     """
     Standard DICOM definition
     """
     LicenseName: Annotated[
-        str | None, Field(json_schema_extra={"x-wire-names": ["License Name"]})
+        str | None,
+        Field(
+            json_schema_extra={"x-wire-names": ["License Name"]},
+            validation_alias=AliasChoices("LicenseName", "License Name"),
+        ),
     ] = None
     """
     The license of the collection.
     """
     LicenseURI: Annotated[
-        str | None, Field(json_schema_extra={"x-wire-names": ["License URL"]})
+        str | None,
+        Field(
+            json_schema_extra={"x-wire-names": ["License URL"]},
+            validation_alias=AliasChoices("LicenseURI", "License URL"),
+        ),
     ] = None
     """
     The license's URL.
     """
     DateReleased: Annotated[
-        DateTime | None, Field(json_schema_extra={"x-wire-names": ["Date Released"]})
+        DateTime | None,
+        Field(
+            json_schema_extra={"x-wire-names": ["Date Released"]},
+            validation_alias=AliasChoices("DateReleased", "Date Released"),
+        ),
     ] = None
     """
     When the series was made public.
     """
     SeriesDate: Annotated[
         Date | None,
-        Field(json_schema_extra={"x-dicom-tag": "00080021", "x-wire-names": ["Series Date"]}),
+        Field(
+            json_schema_extra={"x-dicom-tag": "00080021", "x-wire-names": ["Series Date"]},
+            validation_alias=AliasChoices("SeriesDate", "Series Date"),
+        ),
     ] = None
     """
     Standard DICOM definition
     """
     ProtocolName: Annotated[
         str | None,
-        Field(json_schema_extra={"x-dicom-tag": "00181030", "x-wire-names": ["Protocol Name"]}),
+        Field(
+            json_schema_extra={"x-dicom-tag": "00181030", "x-wire-names": ["Protocol Name"]},
+            validation_alias=AliasChoices("ProtocolName", "Protocol Name"),
+        ),
     ] = None
     """
     Standard DICOM definition
@@ -143,14 +202,19 @@ class SeriesMetadata(TCIAModel):
     BodyPartExamined: Annotated[
         str | None,
         Field(
-            json_schema_extra={"x-dicom-tag": "00180015", "x-wire-names": ["Body Part Examined"]}
+            json_schema_extra={"x-dicom-tag": "00180015", "x-wire-names": ["Body Part Examined"]},
+            validation_alias=AliasChoices("BodyPartExamined", "Body Part Examined"),
         ),
     ] = None
     """
     Standard DICOM definition
     """
     AnnotationsFlag: Annotated[
-        bool | None, Field(json_schema_extra={"x-wire-names": ["Annotations Flag"]})
+        bool | None,
+        Field(
+            json_schema_extra={"x-wire-names": ["Annotations Flag"]},
+            validation_alias=AliasChoices("AnnotationsFlag", "Annotations Flag"),
+        ),
     ] = None
     """
     True when the series has annotations.
@@ -161,7 +225,8 @@ class SeriesMetadata(TCIAModel):
             json_schema_extra={
                 "x-dicom-tag": "00081090",
                 "x-wire-names": ["Manufacturer Model Name"],
-            }
+            },
+            validation_alias=AliasChoices("ManufacturerModelName", "Manufacturer Model Name"),
         ),
     ] = None
     """
@@ -169,7 +234,10 @@ class SeriesMetadata(TCIAModel):
     """
     SoftwareVersions: Annotated[
         str | None,
-        Field(json_schema_extra={"x-dicom-tag": "00181020", "x-wire-names": ["Software Versions"]}),
+        Field(
+            json_schema_extra={"x-dicom-tag": "00181020", "x-wire-names": ["Software Versions"]},
+            validation_alias=AliasChoices("SoftwareVersions", "Software Versions"),
+        ),
     ] = None
     """
     Standard DICOM definition

@@ -1,0 +1,28 @@
+"""Typed Pydantic models and a typed client for The Cancer Imaging Archive (TCIA) REST API."""
+
+# The public names, in one list: type checkers read them here, and ``__init__.py`` loads each
+# on first use (``_lazy``), so ``import tcia_models`` costs the models, not httpx.
+from ._async.client import AsyncTCIAClient as AsyncTCIAClient
+from ._download import DownloadOutcome as DownloadOutcome
+from ._download import DownloadResult as DownloadResult
+from ._exceptions import APIConnectionError as APIConnectionError
+from ._exceptions import APIStatusError as APIStatusError
+from ._exceptions import APITimeoutError as APITimeoutError
+from ._exceptions import AuthenticationError as AuthenticationError
+from ._exceptions import BadRequestError as BadRequestError
+from ._exceptions import DownloadError as DownloadError
+from ._exceptions import InvalidParameterError as InvalidParameterError
+from ._exceptions import NotFoundError as NotFoundError
+from ._exceptions import RateLimitError as RateLimitError
+from ._exceptions import ResponseFormatError as ResponseFormatError
+from ._exceptions import ResponseTooLargeError as ResponseTooLargeError
+from ._exceptions import ServerError as ServerError
+from ._exceptions import StorageError as StorageError
+from ._exceptions import TCIAError as TCIAError
+from ._generated import *  # noqa: F403
+from ._model import TCIAModel as TCIAModel
+from ._model import dicom_tags as dicom_tags
+from ._specs import ParameterSpec as ParameterSpec
+from ._specs import QuerySpec as QuerySpec
+from ._sync.client import TCIAClient as TCIAClient
+from .parsing import parse as parse
