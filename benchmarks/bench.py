@@ -260,7 +260,7 @@ def _after_a_drop(
     client: str, origin: str, base_url: str, uids: list[str], scratch: str | None, images: int
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(dir=scratch) as dest:
-        inject(base_url, _ARCHIVE_QUERY[client], drop_after=5_000_000)
+        inject(base_url, _ARCHIVE_QUERY[client], kind="drop_connection", after_bytes=5_000_000)
         measured = run_measured(
             _download_command(client, origin, base_url, uids, dest, 1), tolerate_failure=True
         )

@@ -22,6 +22,7 @@ from codegen.sources import fetch, lock_file, read_snapshot, serialize_document
 from codegen.unasync import unasync_tree
 from codegen.validate import offered_by, validate_documents
 from tcia_models._metadata import compare_documents, format_drift
+from tcia_models.drift import metadata_generation
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,8 +83,10 @@ def _run(args: argparse.Namespace, config: CodegenConfig) -> int:
         documents = snapshot
         if args.base_url:
             # Only the original API serves /metadata: NBIA's documents stay as snapshotted.
-            served = [q for q, document in snapshot.items() if "bindaas" in offered_by(document)]
-            documents = {**snapshot, **fetch(args.base_url, served, api_key=args.api_key)}
+            api = metadata_generation(generations["generations"])
+            served = [q for q, document in snapshot.items() if api in offered_by(document)]
+            fetched = fetch(api, args.base_url, served, api_key=args.api_key)
+            documents = {**snapshot, **fetched}
         validate_documents(documents, schema, generations, generations_schema)
         outputs = {
             config.output: render(documents, schema, generations),

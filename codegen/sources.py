@@ -8,8 +8,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from codegen.errors import CodegenError
 
 Documents = dict[str, Any]
@@ -30,34 +28,16 @@ def read_snapshot(directory: Path) -> Documents:
 
 
 def fetch(
-    base_url: str, queries: list[str], *, api_key: str | None, timeout: float = 30.0
+    api: str, base_url: str, queries: list[str], *, api_key: str | None, timeout: float = 30.0
 ) -> Documents:
-    """GET ``{base_url}/{query}/metadata`` for every query."""
-    headers = {"api_key": api_key} if api_key else {}
-    documents: Documents = {}
-    with httpx.Client(
-        base_url=base_url.rstrip("/") + "/", headers=headers, timeout=timeout
-    ) as client:
-        for query in queries:
-            try:
-                response = client.get(f"{query}/metadata")
-            except httpx.HTTPError as error:
-                raise CodegenError(
-                    f"{query}: could not reach {base_url} ({type(error).__name__}); "
-                    "check --base-url and that the server is up"
-                ) from None
-            if response.status_code == 401:
-                raise CodegenError(f"{query}: HTTP 401 from {base_url}; pass a valid --api-key")
-            if response.status_code != 200:
-                raise CodegenError(
-                    f"{query}: HTTP {response.status_code} from {base_url}/{query}/metadata; "
-                    "check --base-url (it ends before the query name)"
-                )
-            try:
-                documents[query] = response.json()
-            except ValueError:
-                raise CodegenError(f"{query}: the metadata response is not JSON") from None
-    return documents
+    """GET ``{base_url}/{query}/metadata`` for every query, through the package's own client
+    (the same one ``tcia drift`` uses: retries, and the key sent only to its origin)."""
+    from tcia_models.drift import DriftCheckError, fetch_metadata
+
+    try:
+        return fetch_metadata(api, base_url, api_key, queries, timeout)[1]
+    except DriftCheckError as error:
+        raise CodegenError(str(error)) from None
 
 
 def serialize_document(document: Any) -> str:

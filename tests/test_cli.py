@@ -222,7 +222,7 @@ def test_drift_reports_every_change(tmp_path: Path) -> None:
 
 def test_drift_that_cannot_run_exits_2(tmp_path: Path) -> None:
     unreachable = tcia("drift", "--base-url", "http://127.0.0.1:9/services/TCIA/TCIA/query")
-    assert unreachable.returncode == 2 and "could not reach" in _one_clean_line(unreachable)
+    assert unreachable.returncode == 2 and "could not talk to" in _one_clean_line(unreachable)
     broken = tmp_path / "broken"
     broken.mkdir()
     for name, document in packaged_metadata().documents.items():

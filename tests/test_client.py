@@ -342,7 +342,7 @@ def test_generated_get_image_writes_the_archive(tcia: TCIAClient, tmp_path: Path
         (Fault.corrupted(), "damaged"),
         (Fault.zip_entry("../outside.txt"), "unsafe entry '../outside.txt' (it climbs out"),
         (Fault.zip_entry("/etc/cron.d/x"), "unsafe entry '/etc/cron.d/x' (absolute path)"),
-        (Fault.zip_entry("00000006.dcm", b"extra"), "images grew past the 5220 bytes"),
+        (Fault.zip_entry("00000006.dcm", b"extra"), "images grew past the 5420 bytes"),
         (Fault.html_error_page(), "damaged or incomplete"),
     ],
 )

@@ -362,4 +362,4 @@ def test_fetching_drifted_metadata_is_reported_by_check(project_copy: Path, tmp_
 def test_an_unreachable_server_is_one_clear_line(project_copy: Path) -> None:
     result = run_codegen(project_copy, "--base-url", "http://127.0.0.1:9/services/TCIA/TCIA/query")
     assert result.returncode == 2
-    assert "could not reach" in result.stderr and "Traceback" not in result.stderr
+    assert "could not talk to" in result.stderr and "Traceback" not in result.stderr

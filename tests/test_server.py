@@ -481,7 +481,11 @@ def test_faults_can_be_injected_from_another_process(
     control = server.origin + "/_tcia_test/faults"
     assert (
         httpx.post(
-            control, json={"fault": {"status": 503, "retry_after": 1}, "query": "getPatient"}
+            control,
+            json={
+                "fault": {"kind": "http_status", "status": 503, "retry_after": 1},
+                "query": "getPatient",
+            },
         ).status_code
         == 204
     )
@@ -502,3 +506,23 @@ def test_connect_latency_is_paid_once_per_connection() -> None:
         for _ in range(3):
             httpx.get(far.base_url + "/getCollectionValues")
         assert time.monotonic() - started >= 0.6
+
+
+def test_images_are_the_same_bytes_in_every_process() -> None:
+    """getImage sends the same files on every run (SOP Instance UIDs included), so sizes and
+    hashes recorded in one test process hold in another."""
+    import subprocess
+    import sys
+
+    script = (
+        "import hashlib; from tcia_models.testing import TCIATestServer; "
+        "s = TCIATestServer(); "
+        "print(hashlib.sha256(s._archive.images.archive('1.3.6.1.4.1.9328.50.4.10416')).hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        ).stdout
+        for _ in range(3)
+    }
+    assert len(digests) == 1

@@ -8,16 +8,13 @@ with the installed package's own snapshot.
 from __future__ import annotations
 
 import datetime
-import os
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
-from ._constants import API_KEY_ENV, API_KEY_HEADER, BASE_URL_ENV
-from ._exceptions import TCIAError
-from ._generated import GENERATIONS, QUERIES
+from ._exceptions import AuthenticationError, NotFoundError, TCIAError
+from ._generated.queries import QUERIES
 from ._metadata import (
     QueryDrift,
     compare_documents,
@@ -26,6 +23,7 @@ from ._metadata import (
     schema_problems,
 )
 from ._model import TCIAModel
+from ._request import display_url
 from ._specs import QuerySpec
 
 __all__ = [
@@ -64,22 +62,25 @@ class DriftReport:
         }
 
 
+def metadata_generation(generations: Mapping[str, Any]) -> str:
+    """The generation that serves ``/metadata`` documents (the original API)."""
+    return next(name for name, g in generations.items() if g.get("servesMetadata", False))
+
+
 def check_drift(
     base_url: str | None = None, *, api_key: str | None = None, timeout: float = 30.0
 ) -> DriftReport:
     """Compare the server's metadata with the packaged snapshot; raise ``DriftCheckError`` when
     the comparison cannot be made."""
-    # Only the original (Bindaas) API serves /metadata.
-    base = (base_url or os.environ.get(BASE_URL_ENV) or GENERATIONS["bindaas"].base_url).rstrip("/")
-    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
     packaged = packaged_metadata()
+    api = metadata_generation(packaged.generations["generations"])
     # NBIA has no /metadata: its queries' documents are checked with `tcia drift --responses`.
     served = {
         name: document
         for name, document in packaged.documents.items()
-        if "bindaas" in (document.get("generations") or {"bindaas": {}})
+        if api in (document.get("generations") or {api: {}})
     }
-    fetched = _fetch(base, key, list(served), timeout)
+    base, fetched = fetch_metadata(api, base_url, api_key, list(served), timeout)
     problems = [
         problem
         for query, document in fetched.items()
@@ -93,40 +94,45 @@ def check_drift(
     return DriftReport(base, compare_documents(served, fetched))
 
 
-def _fetch(base: str, api_key: str | None, queries: list[str], timeout: float) -> Mapping[str, Any]:
-    headers = {API_KEY_HEADER: api_key} if api_key else {}
+def fetch_metadata(
+    api: str, base_url: str | None, api_key: str | None, queries: list[str], timeout: float
+) -> tuple[str, dict[str, Any]]:
+    """``{base_url}/{query}/metadata`` of every query, through the client (so the key goes only
+    to its origin, and errors are ours); a query the server no longer has is left out."""
+    from ._sync.client import TCIAClient
+
     documents: dict[str, Any] = {}
-    with httpx.Client(headers=headers, timeout=timeout, follow_redirects=True) as client:
-        for query in queries:
-            try:
-                response = client.get(f"{base}/{query}/metadata")
-            except httpx.TransportError as error:
-                raise DriftCheckError(
-                    f"could not reach {base} ({type(error).__name__}); check --base-url",
-                    query=query,
-                ) from None
-            if response.status_code in (401, 403):
-                raise DriftCheckError(
-                    f"{query}: HTTP {response.status_code}: the server wants a valid API key "
-                    "(--api-key or TCIA_API_KEY)",
-                    query=query,
-                    status=response.status_code,
-                )
-            if response.status_code == 404:
-                continue  # the query is gone: reported as removed
-            if response.status_code != 200:
-                raise DriftCheckError(
-                    f"{query}: HTTP {response.status_code} for its metadata; try again later",
-                    query=query,
-                    status=response.status_code,
-                )
-            try:
-                documents[query] = response.json()
-            except ValueError:
-                raise DriftCheckError(f"{query}: the metadata is not JSON", query=query) from None
+    try:
+        with TCIAClient(
+            api=api,  # type: ignore[arg-type]
+            base_url=base_url,
+            api_key=api_key,
+            timeout=timeout,
+            max_retries=1,
+        ) as tcia:
+            base = display_url(tcia.base_url).rstrip("/")
+            for query in queries:
+                try:
+                    body = tcia.raw(f"{query}/metadata")
+                except NotFoundError:
+                    continue  # the query is gone: reported as removed
+                try:
+                    documents[query] = json.loads(body)
+                except ValueError:
+                    raise DriftCheckError(
+                        f"{query}: the metadata is not JSON; check --base-url", query=query
+                    ) from None
+    except DriftCheckError:
+        raise
+    except AuthenticationError as error:
+        raise DriftCheckError(
+            f"{error.message} (--api-key or TCIA_API_KEY)", query=error.query, status=error.status
+        ) from None
+    except TCIAError as error:
+        raise DriftCheckError(error.message, query=error.query, status=error.status) from None
     if not documents:
         raise DriftCheckError(f"no query answered at {base}/<query>/metadata; check --base-url")
-    return documents
+    return base, documents
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 from .dataset import Dataset, ImageShape
 
-__all__ = ["ImageStore", "SeriesImages", "sop_class_for"]
+__all__ = ["ImageStore", "SeriesImages", "sop_class_for", "zip_entries"]
 
 # DICOM storage SOP classes by modality; anything else is Secondary Capture.
 _SOP_CLASSES = {
@@ -71,7 +71,7 @@ class ImageStore:
         self._dataset = dataset
         self._rows = {row["SeriesInstanceUID"]: row for row in dataset.series_rows()}
         self._images: dict[str, SeriesImages] = {}
-        self._archives: dict[tuple[str, bool, bool, bool], bytes] = {}
+        self._archives: dict[tuple[str, bool, bool], bytes] = {}
         self._lock = threading.Lock()
 
     def __contains__(self, series_uid: str) -> bool:
@@ -85,38 +85,33 @@ class ImageStore:
                 )
             return self._images[series_uid]
 
-    def archive(
-        self, series_uid: str, *, md5: bool = False, with_license: bool = True, tamper: bool = False
-    ) -> bytes:
-        """The ZIP ``getImage`` sends: ``LICENSE`` first, then ``00000001.dcm``, ... (DEFLATE).
-
+    def entries(
+        self, series_uid: str, *, md5: bool = False, with_license: bool = True
+    ) -> list[tuple[str, bytes]]:
+        """What ``getImage`` puts in the ZIP: ``LICENSE`` first, then ``00000001.dcm``, ...;
         ``md5`` adds ``md5hashes.csv`` last (NBIA's getImageWithMD5Hash, which has no LICENSE,
-        and v4's ``IncludeMD5=Yes``).
-        """
-        key = (series_uid, md5, with_license, tamper)
+        and v4's ``IncludeMD5=Yes``)."""
         images = self.images(series_uid)
+        entries = [("LICENSE", self._license_text(series_uid).encode())] if with_license else []
+        entries += list(images.files)
+        if md5:
+            hashes = "".join(
+                f"{name},{hashlib.md5(data, usedforsecurity=False).hexdigest()}\n"
+                for name, data in images.files
+            )
+            entries.append(("md5hashes.csv", ("Filename,MD5Hash\n" + hashes).encode()))
+        return entries
+
+    def archive(self, series_uid: str, *, md5: bool = False, with_license: bool = True) -> bytes:
+        """The ZIP of ``entries()`` (DEFLATE), built once per process."""
+        key = (series_uid, md5, with_license)
         with self._lock:
-            if key not in self._archives:
-                buffer = io.BytesIO()
-                with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-                    if with_license:
-                        archive.writestr(_fixed_time("LICENSE"), self._license_text(series_uid))
-                    for index, (name, data) in enumerate(images.files):
-                        # tamper: the same length (so sizes still agree), other bytes
-                        written = (
-                            data[:-1] + bytes([data[-1] ^ 0xFF]) if tamper and index == 0 else data
-                        )
-                        archive.writestr(_fixed_time(name), written)
-                    if md5:
-                        hashes = "".join(
-                            f"{name},{hashlib.md5(data, usedforsecurity=False).hexdigest()}\n"
-                            for name, data in images.files
-                        )
-                        archive.writestr(
-                            _fixed_time("md5hashes.csv"), "Filename,MD5Hash\n" + hashes
-                        )
-                self._archives[key] = buffer.getvalue()
-            return self._archives[key]
+            cached = self._archives.get(key)
+        if cached is None:
+            cached = zip_entries(self.entries(series_uid, md5=md5, with_license=with_license))
+            with self._lock:
+                self._archives[key] = cached
+        return cached
 
     def warm(self) -> None:
         """Build every series' files and archives now (with and without MD5 hashes, as
@@ -135,6 +130,14 @@ class ImageStore:
 
 def sop_class_for(modality: str) -> str:
     return _SOP_CLASSES.get(modality, _SECONDARY_CAPTURE)
+
+
+def zip_entries(entries: list[tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for name, data in entries:
+            archive.writestr(_fixed_time(name), data)
+    return buffer.getvalue()
 
 
 def _fixed_time(name: str) -> zipfile.ZipInfo:
@@ -170,7 +173,8 @@ def _write_series(row: Mapping[str, Any], shape: ImageShape) -> SeriesImages:
     files: list[tuple[str, bytes]] = []
     uids: list[str] = []
     for number in range(1, int(row.get("ImageCount") or 0) + 1):
-        sop_uid = generate_uid(prefix=None, entropy_srcs=[series_uid, str(number)])
+        # A prefix is needed: generate_uid(prefix=None) ignores the entropy and is random.
+        sop_uid = generate_uid(entropy_srcs=[series_uid, str(number)])
         meta = FileMetaDataset()
         meta.MediaStorageSOPClassUID = sop_class
         meta.MediaStorageSOPInstanceUID = sop_uid
