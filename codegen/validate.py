@@ -10,10 +10,8 @@ from pydicom.datadict import keyword_for_tag, tag_for_keyword
 
 from codegen.errors import CodegenError
 from codegen.naming import snake_case
+from codegen.reserved import name_problems
 from tcia_models._metadata import schema_problems
-
-# Keyword arguments every generated method has besides the query's own parameters.
-RESERVED_PARAMETER_NAMES = frozenset({"self", "format"})
 
 
 def validate_documents(
@@ -35,6 +33,7 @@ def validate_documents(
                 problems += _generation_problems(query, document, generations["generations"])
         problems += _shared_model_problems(documents)
         problems += _name_clashes(documents)
+        problems += name_problems(documents)
         if generations is not None and generations["default"] not in generations["generations"]:
             problems.append(
                 f"generations.json: $.default: {generations['default']!r}: no such generation"
@@ -88,9 +87,6 @@ def _document_problems(query: str, document: Mapping[str, Any]) -> list[str]:
         problems.append(
             f"{query}: $.queryParameters: {name!r}: two parameters share this Python name"
         )
-    for index, name in enumerate(parameters):
-        if snake_case(name) in RESERVED_PARAMETER_NAMES:
-            problems.append(f"{query}: $.queryParameters[{index}].name: {name!r}: reserved name")
     attributes = [a["name"] for a in document["attributes"]]
     for name in _duplicates(attributes):
         problems.append(f"{query}: $.attributes: {name!r}: duplicate attribute name")

@@ -61,10 +61,14 @@ class BodyDecoder:
                 self._inflater = zlib.decompressobj(self._wbits)
             while data:
                 piece = self._inflater.decompress(data, _PIECE)
-                data = self._inflater.unconsumed_tail
-                if self._inflater.eof and self._inflater.unused_data:
-                    data = self._inflater.unused_data + data  # a second gzip member
-                    self._inflater = zlib.decompressobj(self._wbits)
+                # At the end of a stream zlib puts what follows in unused_data *and* in
+                # unconsumed_tail: take it once, as the start of the next gzip member.
+                if self._inflater.eof:
+                    data = self._inflater.unused_data
+                    if data:
+                        self._inflater = zlib.decompressobj(self._wbits)
+                else:
+                    data = self._inflater.unconsumed_tail
                 if piece:
                     yield piece
         except zlib.error as error:

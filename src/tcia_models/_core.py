@@ -252,10 +252,7 @@ class ClientCore:
                 query=request.query,
                 status=status,
             )
-        try:
-            target = httpx.URL(request.url).join(where)
-        except (httpx.InvalidURL, ValueError):
-            target = None
+        target = _join(request.url, where)
         if target is None or target.scheme not in ("http", "https") or not target.host:
             raise APIStatusError(
                 f"{request.query}: HTTP {status}: the server redirected to something that is "
@@ -368,6 +365,18 @@ class ClientCore:
                 query=spec.name,
             )
         return rows[0]
+
+
+def _join(base: str, location: str) -> httpx.URL | None:
+    """Where a Location header points, or ``None`` when it is no URL (or an absolute one
+    without a host, such as ``http://``)."""
+    try:
+        given = httpx.URL(location)
+        if given.scheme and not given.host:
+            return None
+        return httpx.URL(base).join(location)
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return None
 
 
 def _parses(url: str) -> bool:

@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import datetime
 import json
 import os
+import re
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ._generated import DEFAULT_API, GENERATIONS, QUERIES
+from ._constants import DEFAULT_CONCURRENCY
+from ._generated.generations import DEFAULT_API, GENERATIONS
+from ._generated.queries import QUERIES
 from ._model import TCIAModel
 from ._specs import QuerySpec
 
@@ -48,6 +53,20 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--api-key", help="the API key, for the original API (default: $TCIA_API_KEY)"
     )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a TCP port (0 to 65535)")
+    return value
 
 
 def _requirement(required: bool) -> str:
@@ -99,7 +118,12 @@ def _build_parser() -> argparse.ArgumentParser:
         "--from-file", type=Path, help="a file with one SeriesInstanceUID per line"
     )
     download.add_argument("--out", type=Path, required=True, help="the folder to download into")
-    download.add_argument("--concurrency", type=int, default=4, help="series at a time (default 4)")
+    download.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=DEFAULT_CONCURRENCY,
+        help=f"series at a time (default {DEFAULT_CONCURRENCY})",
+    )
     download.add_argument("--no-extract", action="store_true", help="keep each series as its ZIP")
     download.add_argument("--no-progress", action="store_true", help="no progress bar")
     _connection_options(download)
@@ -123,7 +147,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the bundled TCIA-compatible test server")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--port", type=_port, default=8080)
     serve.add_argument(
         "--api-key", action="append", default=[], help="require this key (repeatable)"
     )
@@ -143,17 +167,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     from ._exceptions import TCIAError
 
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # unwinds like Ctrl-C: nothing partial
     try:
         code: int = args.handler(args)
         return code
     except TCIAError as error:
-        print(f"tcia: {error}", file=sys.stderr)
+        _fail(str(error))
         return 2 if args.command == "drift" else 1
     except ImportError as error:  # an optional dependency the command needs
-        print(f"tcia: {error}", file=sys.stderr)
+        _fail(str(error))
         return 2
     except KeyboardInterrupt:
+        _fail("interrupted; what was incomplete was removed")
         return 130
+    except OSError as error:  # the local machine refused: a port in use, a file unreadable
+        _fail(f"{error.strerror or error}{f': {error.filename}' if error.filename else ''}")
+        return 1
+    except Exception as error:  # the last line of defence: one line, never a traceback
+        if os.environ.get("TCIA_DEBUG"):
+            raise
+        _fail(f"unexpected {type(error).__name__}: {error} (set TCIA_DEBUG=1 for the traceback)")
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _fail(message: str) -> None:
+    text = " ".join(message.split())  # one line, whatever the message held
+    print(f"tcia: {safe_text(text)[:2000]}", file=sys.stderr)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def safe_text(value: str) -> str:
+    """A server's text made safe for a terminal: control characters (escape sequences,
+    bidirectional overrides) shown as escapes instead of acted upon."""
+    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), value)
 
 
 def _client(args: argparse.Namespace) -> Any:
@@ -193,32 +247,39 @@ def _print_rows(
         return
     columns = columns or _columns(rows)
     if format == "csv":
+        # Escape sequences from a server reach a terminal only through the table, never raw.
+        shown = safe_text if sys.stdout.isatty() else str
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
             data = row.model_dump(mode="json")
-            writer.writerow(["" if data.get(c) is None else data[c] for c in columns])
+            writer.writerow(["" if data.get(c) is None else shown(str(data[c])) for c in columns])
         return
-    console, table = _rich_table(title, columns)
+    console, table, text = _rich_table(title, columns)
     for row in rows:
         data = row.model_dump(mode="json")
-        table.add_row(*("" if data.get(c) is None else str(data[c]) for c in columns))
+        table.add_row(
+            *(text("" if data.get(c) is None else safe_text(str(data[c]))) for c in columns)
+        )
     table.caption = f"{len(rows)} row{'s' if len(rows) != 1 else ''}"
     console.print(table)
 
 
-def _rich_table(title: str, columns: Sequence[str]) -> tuple[Any, Any]:
+def _rich_table(title: str, columns: Sequence[str]) -> tuple[Any, Any, Any]:
+    """A rich table, and the plain-text cell type: values are never read as rich markup (a
+    server's ``[/]`` is text, not a style)."""
     try:
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
     except ImportError:
         raise ImportError(
             "tables need rich: pip install 'tcia-models[cli]' (or use --format json)"
         ) from None
-    table = Table(title=title)
+    table = Table(title=Text(safe_text(title)))
     for column in columns:
-        table.add_column(column, overflow="fold")
-    return Console(), table
+        table.add_column(Text(safe_text(column)), overflow="fold")
+    return Console(), table, Text
 
 
 def _read_uids(args: argparse.Namespace) -> list[str]:
@@ -229,6 +290,11 @@ def _read_uids(args: argparse.Namespace) -> list[str]:
         except OSError as error:
             raise SystemExit(
                 f"tcia download: error: cannot read {args.from_file}: {error.strerror}"
+            ) from None
+        except UnicodeDecodeError as error:
+            raise SystemExit(
+                f"tcia download: error: {args.from_file} is not UTF-8 text (byte "
+                f"{error.start}); give one SeriesInstanceUID per line"
             ) from None
         uids += [
             line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
@@ -298,9 +364,17 @@ def _drift(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from .testing import TCIATestServer
 
-    server = TCIATestServer(host=args.host, port=args.port, api_keys=args.api_key)
+    try:
+        server = TCIATestServer(host=args.host, port=args.port, api_keys=args.api_key)
+    except OSError as error:
+        _fail(
+            f"cannot listen on {args.host}:{args.port}: {error.strerror or error}; choose another "
+            "--port or --host"
+        )
+        return 2
     print(f"TCIA test server at {server.base_url} (Ctrl-C to stop)", flush=True)
-    server.serve_forever()
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
     return 0
 
 
@@ -325,4 +399,3 @@ def _demo(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main(sys.argv[1:] if len(sys.argv) > 1 else None))
-    os._exit(0)

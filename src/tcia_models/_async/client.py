@@ -37,7 +37,7 @@ from .._download import (
     SeriesTarget,
     describe_failure,
 )
-from .._exceptions import InvalidParameterError, ResponseFormatError
+from .._exceptions import APIStatusError, InvalidParameterError, ResponseFormatError
 from .._generated import ApiName, AsyncQueries
 from .._progress import ProgressBar
 from .._request import PreparedRequest
@@ -123,7 +123,14 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
                 f"{self._core.redact(str(error))[:200]}); shorten or correct its parameters",
                 query=request.query,
             ) from None
-        return await self._http.send(built, stream=True, follow_redirects=False)
+        try:
+            return await self._http.send(built, stream=True, follow_redirects=False)
+        except httpx.InvalidURL:  # httpx parses a Location even when it does not follow it
+            raise APIStatusError(
+                f"{request.query}: the server redirected to something that is not an http(s) "
+                "URL; check base_url",
+                query=request.query,
+            ) from None
 
     async def _head(self, response: httpx.Response, request: PreparedRequest) -> bytes:
         """The first bytes of an error response, for its message; the rest is not fetched."""

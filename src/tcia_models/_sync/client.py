@@ -32,7 +32,7 @@ from .._download import (
     SeriesTarget,
     describe_failure,
 )
-from .._exceptions import InvalidParameterError, ResponseFormatError
+from .._exceptions import APIStatusError, InvalidParameterError, ResponseFormatError
 from .._generated import ApiName, SyncQueries
 from .._progress import ProgressBar
 from .._request import PreparedRequest
@@ -118,7 +118,14 @@ class TCIAClient(ClientIdentity, SyncQueries):
                 f"{self._core.redact(str(error))[:200]}); shorten or correct its parameters",
                 query=request.query,
             ) from None
-        return self._http.send(built, stream=True, follow_redirects=False)
+        try:
+            return self._http.send(built, stream=True, follow_redirects=False)
+        except httpx.InvalidURL:  # httpx parses a Location even when it does not follow it
+            raise APIStatusError(
+                f"{request.query}: the server redirected to something that is not an http(s) "
+                "URL; check base_url",
+                query=request.query,
+            ) from None
 
     def _head(self, response: httpx.Response, request: PreparedRequest) -> bytes:
         """The first bytes of an error response, for its message; the rest is not fetched."""
