@@ -128,7 +128,7 @@ def _read_request(connection: socket.socket) -> Seen | None:
             return None
     head, _, body = data.partition(b"\r\n\r\n")
     request_line, *header_lines = head.decode("latin-1").split("\r\n")
-    method, target, _ = (request_line.split(" ") + ["", ""])[:3]
+    method, target, _ = [*request_line.split(" "), "", ""][:3]
     headers = {}
     for line in header_lines:
         name, _, value = line.partition(":")

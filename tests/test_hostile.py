@@ -11,10 +11,10 @@ import io
 import json
 import os
 import resource
+import struct
 import subprocess
 import sys
 import time
-import struct
 import urllib.parse
 import zipfile
 import zlib
