@@ -190,3 +190,21 @@ def test_every_document_codegen_accepts_generates_code_that_imports(
 def test_the_real_snapshot_is_accepted() -> None:
     validate_documents(_documents(), SCHEMA, GENERATIONS, GENERATIONS_SCHEMA)
     assert Path(CONFIG.output, "__init__.py").exists()
+
+
+def test_what_a_killed_codegen_left_is_removed_by_the_next_run(project_copy: Path) -> None:
+    """Staging and retired folders have fixed names, so a run killed midway leaves nothing the
+    next run does not clean up; one killed between its two renames gets its output back."""
+    from .conftest import run_codegen
+
+    output = project_copy / "src" / "tcia_models" / "_generated"
+    staging = output.with_name("._generated.codegen-staging")
+    staging.mkdir()
+    (staging / "half-written.py").write_text("x =")
+    retired = output.with_name("._generated.codegen-old")
+    output.rename(retired)  # killed after the first rename
+    result = run_codegen(project_copy)
+    assert result.returncode == 0, result.stderr
+    assert not staging.exists() and not retired.exists()
+    assert (output / "__init__.py").exists()
+    assert run_codegen(project_copy, "--check").returncode == 0
