@@ -100,7 +100,7 @@ def test_query_as_json_csv_and_table(server: TCIATestServer) -> None:
         (("query", "getSeries", "--colection", "X"), "unrecognized arguments: --colection X"),
         (("query", "getSeriesSize"), "the following arguments are required: --series-instance-uid"),
         (("query", "getSeries", "--format", "yaml"), "invalid choice: 'yaml'"),
-        (("download", "--out", "x"), "give series UIDs or --from-file"),
+        (("download", "--out", "x"), "give series UIDs or --manifest FILE"),
         (("frobnicate",), "invalid choice: 'frobnicate'"),
     ],
 )

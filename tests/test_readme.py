@@ -42,7 +42,8 @@ def readme_env(
 
 
 def test_the_readme_has_only_blocks_this_test_knows() -> None:
-    assert {language for language, _ in BLOCKS} <= {"python", "console", "yaml"}
+    # bash blocks are Slurm scripts: tests/test_slurm.py runs them on a real cluster.
+    assert {language for language, _ in BLOCKS} <= {"python", "console", "yaml", "bash"}
     assert len(BLOCKS) >= 12
 
 
@@ -103,7 +104,7 @@ def test_console_block_runs(index: int, readme_env: dict[str, str]) -> None:
 
 
 def test_github_actions_example_runs_its_tcia_steps(readme_env: dict[str, str]) -> None:
-    (workflow,) = [body for language, body in BLOCKS if language == "yaml"]
+    (workflow,) = [body for language, body in BLOCKS if language == "yaml" and "jobs:" in body]
     steps = yaml.safe_load(workflow)["jobs"]["drift"]["steps"]
     runs = [step["run"] for step in steps if "run" in step]
     assert runs[0].startswith("pip install")  # installing from PyPI is the one step not run here
@@ -113,3 +114,41 @@ def test_github_actions_example_runs_its_tcia_steps(readme_env: dict[str, str]) 
         result = _run(run, readme_env)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "No drift" in result.stdout
+
+
+def test_the_kubernetes_indexed_job_splits_the_manifest_once(
+    readme_env: dict[str, str], server: TCIATestServer, tmp_path: Path
+) -> None:
+    """No Kubernetes here: the Job spec is checked as Kubernetes reads it, and its command is run
+    once per completion index with what Kubernetes would set (JOB_COMPLETION_INDEX)."""
+    (spec,) = [
+        yaml.safe_load(body)
+        for language, body in BLOCKS
+        if language == "yaml" and "kind: Job" in body
+    ]
+    job = spec["spec"]
+    assert spec["apiVersion"] == "batch/v1" and job["completionMode"] == "Indexed"
+    (container,) = job["template"]["spec"]["containers"]
+    count = {e["name"]: e["value"] for e in container["env"]}["TCIA_SHARD_COUNT"]
+    assert int(count) == job["completions"]
+    command = " ".join(container["args"]).split("&&")[-1].strip()
+    assert command.startswith("tcia download") and "--shard auto" in command
+    from tcia_models import TCIAClient, write_manifest
+
+    with TCIAClient() as tcia:
+        uids = [row.SeriesInstanceUID for row in tcia.get_series()]
+    write_manifest(tmp_path / "rider.tcia", uids)
+    before = len(server.requests)
+    for index in range(job["completions"]):
+        env = {**readme_env, "JOB_COMPLETION_INDEX": str(index), "TCIA_SHARD_COUNT": count}
+        words = shlex.split(command)
+        result = subprocess.run(
+            words, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    fetched = [
+        r.params["SeriesInstanceUID"]
+        for r in server.requests[before:]
+        if r.path.endswith(("/getImage", "/getImageWithMD5Hash"))
+    ]
+    assert sorted(fetched) == sorted(uids)

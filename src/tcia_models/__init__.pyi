@@ -22,7 +22,18 @@ from ._exceptions import TCIAError as TCIAError
 from ._generated import *  # noqa: F403
 from ._model import TCIAModel as TCIAModel
 from ._model import dicom_tags as dicom_tags
+from ._plan import DownloadPlan as DownloadPlan
+from ._plan import PlannedSeries as PlannedSeries
+from ._plan import Shard as Shard
+from ._report import Citation as Citation
+from ._report import citations as citations
 from ._specs import ParameterSpec as ParameterSpec
 from ._specs import QuerySpec as QuerySpec
 from ._sync.client import TCIAClient as TCIAClient
+from .layouts import LAYOUTS as LAYOUTS
+from .layouts import Layout as Layout
+from .manifests import Manifest as Manifest
+from .manifests import manifest_text as manifest_text
+from .manifests import read_manifest as read_manifest
+from .manifests import write_manifest as write_manifest
 from .parsing import parse as parse

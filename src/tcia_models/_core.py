@@ -163,14 +163,25 @@ class ClientCore:
         return self.builder.prepare_raw(query, params or {}, format, method)
 
     def archive_request(
-        self, series_instance_uid: str, *, verify_md5: bool
+        self, series_instance_uid: str, *, verify_md5: bool, new_file_names: bool = False
     ) -> tuple[PreparedRequest, bool]:
-        """The request for a series' ZIP, and whether it carries MD5 hashes to check: where the
-        generation offers getImageWithMD5Hash, that query, so every image is verified."""
+        """The request for a series' ZIP, and whether it must carry MD5 hashes to check.
+
+        Where the generation offers getImageWithMD5Hash, that query, so every image is verified.
+        The archive's own file names (``NewFileNames=Yes``) come only from getImage, which is
+        asked to include its hashes too (``IncludeMD5=Yes``): they are checked when it does.
+        """
+        plain = QUERIES["getImage"]
+        arguments: dict[str, object] = {"SeriesInstanceUID": series_instance_uid}
+        if new_file_names:
+            arguments["NewFileNames"] = "Yes"
+            if verify_md5:
+                arguments["IncludeMD5"] = "Yes"
+            return self.prepare(plain, arguments, "zip"), False
         hashed = QUERIES.get("getImageWithMD5Hash")
         use_hashes = verify_md5 and hashed is not None and hashed.wire(self.api) is not None
-        spec = hashed if use_hashes and hashed is not None else QUERIES["getImage"]
-        return self.prepare(spec, {"SeriesInstanceUID": series_instance_uid}, "zip"), use_hashes
+        spec = hashed if use_hashes and hashed is not None else plain
+        return self.prepare(spec, arguments, "zip"), use_hashes
 
     def headers_for(self, request: PreparedRequest) -> dict[str, str]:
         return {"Accept-Encoding": ACCEPT_ENCODING, **self.credentials.headers_for(request.url)}

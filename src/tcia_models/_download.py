@@ -23,10 +23,10 @@ import re
 import shutil
 import threading
 import zipfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import Any, Protocol
 
 import stream_unzip
 
@@ -101,6 +101,10 @@ class DownloadOutcome:
     series_instance_uid: str
     result: DownloadResult | None = None
     error: TCIAError | None = None
+    path: Path | None = None
+    """Where the series lands (or would have landed)."""
+    metadata: Mapping[str, Any] = field(default_factory=dict[str, Any])
+    """What is known of the series: its getSeries row, when the download had one."""
 
     @property
     def ok(self) -> bool:
@@ -280,6 +284,7 @@ class SeriesSink:
         expected: Expected,
         *,
         md5: bool,
+        verify_listed: bool = False,
         keep_md5_list: bool = False,
         progress: ByteProgress | None = None,
         cancelled: Callable[[], bool] = lambda: False,
@@ -287,6 +292,10 @@ class SeriesSink:
         self.target = target
         self.expected = expected
         self.md5 = md5
+        """The archive must hold md5hashes.csv, and every image must match it."""
+        self.hash_images = md5 or verify_listed
+        """Hash every image, to check it against md5hashes.csv should the archive hold one."""
+        self.md5_verified = False
         self.keep_md5_list = keep_md5_list
         self._progress = progress
         self._cancelled = cancelled
@@ -314,6 +323,7 @@ class SeriesSink:
         self._failure = None
         self._received = 0
         self.image_count = 0
+        self.md5_verified = False
         if self._progress is not None:
             self._progress.restart()
         try:
@@ -407,7 +417,7 @@ class SeriesSink:
         else:
             files, size = (final,), final.stat().st_size
         return DownloadResult(
-            self.target.uid, final, files, size, self.image_count, md5_verified=self.md5
+            self.target.uid, final, files, size, self.image_count, md5_verified=self.md5_verified
         )
 
     # The worker's side ----------------------------------------------------------------------
@@ -498,7 +508,7 @@ class _Extraction:
         if image:
             self.sink.image_count += 1
         bound = self.expected.image_bytes if image else _MAX_LICENSE
-        digest = hashlib.md5(usedforsecurity=False) if image and self.sink.md5 else None
+        digest = hashlib.md5(usedforsecurity=False) if image and self.sink.hash_images else None
         handle: int | None = None
         if self.target.extract:
             path = self.target.staging.joinpath(*name.split("/"))
@@ -553,10 +563,12 @@ class _Extraction:
                 f"the archive holds {count} images of {size} bytes, but getSeriesSize promised "
                 f"{expected.image_count} of {expected.image_bytes}"
             )
-        if not self.sink.md5:
-            return
         if self.listed is None:
-            raise self.sink.refusal(f"the archive has no {MD5_LIST} to verify the images with")
+            if self.sink.md5:
+                raise self.sink.refusal(f"the archive has no {MD5_LIST} to verify the images with")
+            return
+        if not self.sink.hash_images:
+            return
         for name, digest in sorted(self.digests.items()):
             listed = self.listed.get(name)
             if listed is None:
@@ -565,6 +577,7 @@ class _Extraction:
                 raise self.sink.refusal(
                     f"MD5 mismatch for {name!r}: the image is not what the server hashed"
                 )
+        self.sink.md5_verified = True
 
 
 def _entry_name(raw: bytes) -> str:

@@ -24,6 +24,7 @@ from ._generated.generations import DEFAULT_API, GENERATIONS
 from ._generated.queries import QUERIES
 from ._model import TCIAModel
 from ._specs import QuerySpec
+from .layouts import LAYOUTS
 
 __all__ = ["main"]
 
@@ -104,20 +105,77 @@ def _build_parser() -> argparse.ArgumentParser:
                 help=f"{parameter.description} ({_requirement(parameter.required)})",
             )
         sub.add_argument(
-            "--format", choices=["table", "json", "csv"], default="table", help="output format"
+            "--format",
+            choices=["table", "json", "csv", "manifest"],
+            default="table",
+            help="output format; manifest: a .tcia manifest of the rows' series",
         )
+        sub.add_argument("--output", type=Path, help="write to this file instead of printing")
         sub.add_argument(
             "--columns", help="comma-separated attributes to show (default: all with values)"
         )
         _connection_options(sub)
     query.set_defaults(handler=_query)
 
-    download = commands.add_parser("download", help="download series (DICOM) into a folder")
+    download = commands.add_parser(
+        "download",
+        help="download series (DICOM) into a folder",
+        description="Download series: UIDs, a .tcia manifest, or a CSV/TSV with a "
+        "SeriesInstanceUID column. Exits 1 when any series failed, naming it.",
+    )
     download.add_argument("uids", nargs="*", metavar="UID", help="SeriesInstanceUIDs")
     download.add_argument(
-        "--from-file", type=Path, help="a file with one SeriesInstanceUID per line"
+        "--manifest",
+        "--from-file",
+        dest="manifest",
+        action="append",
+        type=Path,
+        default=[],
+        help="a .tcia manifest, a CSV/TSV with a SeriesInstanceUID column, or one UID a line "
+        "(repeatable)",
     )
     download.add_argument("--out", type=Path, required=True, help="the folder to download into")
+    download.add_argument(
+        "--layout",
+        default="uid",
+        help="where each series lands under --out: a template over the series' fields, e.g. "
+        "'{Collection}/{PatientID}/{StudyInstanceUID}/{SeriesNumber}-{SeriesDescription}', "
+        f"or one of {', '.join(LAYOUTS)} (default: uid, i.e. {{SeriesInstanceUID}})",
+    )
+    download.add_argument(
+        "--new-file-names",
+        action="store_true",
+        help="name the images as the archive's own tools do (<acquisition>-<instance>.dcm)",
+    )
+    download.add_argument(
+        "--metadata",
+        type=Path,
+        help="write a sidecar (.csv or .parquet): one row per series with its metadata, path, "
+        "bytes, file count, MD5 status and outcome",
+    )
+    download.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print how many series and bytes would be downloaded, and where, then stop",
+    )
+    download.add_argument(
+        "--failed-out",
+        type=Path,
+        help="write the series that failed as a .tcia manifest, to feed back in",
+    )
+    download.add_argument(
+        "--shard",
+        help="take share K of N (K/N, from 0), or 'auto' in a Slurm array task or a "
+        "Kubernetes Indexed Job (with TCIA_SHARD_COUNT)",
+    )
+    download.add_argument(
+        "--ignore-free-space",
+        action="store_true",
+        help="start even when --out has less free space than what remains to download",
+    )
+    download.add_argument(
+        "--keep-md5-list", action="store_true", help="keep md5hashes.csv beside the images"
+    )
     download.add_argument(
         "--concurrency",
         type=_positive,
@@ -223,7 +281,32 @@ def _query(args: argparse.Namespace) -> int:
         result = getattr(tcia, spec.method_name)(**arguments)
     rows: list[TCIAModel] = [result] if spec.single_row else result
     columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
+    if args.format == "manifest":
+        return _write_query_manifest(spec, rows, args.output)
+    if args.output is not None:
+        with (
+            args.output.open("w", encoding="utf-8", newline="") as sink,
+            contextlib.redirect_stdout(sink),
+        ):
+            _print_rows(rows, args.format, title=spec.name, columns=columns)
+        return 0
     _print_rows(rows, args.format, title=spec.name, columns=columns)
+    return 0
+
+
+def _write_query_manifest(spec: QuerySpec[Any], rows: list[TCIAModel], output: Path | None) -> int:
+    from .manifests import manifest_text, write_manifest
+
+    if spec.model is None or "SeriesInstanceUID" not in spec.model.model_fields:
+        raise SystemExit(
+            f"tcia query: error: {spec.name} rows name no series; --format manifest needs a "
+            "query that returns series (getSeries, ...)"
+        )
+    if output is not None:
+        write_manifest(output, rows)
+        print(f"Wrote a manifest of {len(rows)} series to {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(manifest_text(rows))
     return 0
 
 
@@ -282,67 +365,95 @@ def _rich_table(title: str, columns: Sequence[str]) -> tuple[Any, Any, Any]:
     return Console(), table, Text
 
 
-def _read_uids(args: argparse.Namespace) -> list[str]:
+def _read_series(args: argparse.Namespace) -> list[str]:
+    """The UIDs given on the command line and in every manifest, each once."""
+    from .manifests import read_manifest
+
     uids = list(args.uids)
-    if args.from_file is not None:
-        try:
-            text = args.from_file.read_text("utf-8")
-        except OSError as error:
-            raise SystemExit(
-                f"tcia download: error: cannot read {args.from_file}: {error.strerror}"
-            ) from None
-        except UnicodeDecodeError as error:
-            raise SystemExit(
-                f"tcia download: error: {args.from_file} is not UTF-8 text (byte "
-                f"{error.start}); give one SeriesInstanceUID per line"
-            ) from None
-        uids += [
-            line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
-        ]
+    for path in args.manifest:
+        manifest = read_manifest(path)
+        for number, line in manifest.skipped_lines:
+            shown = safe_text(line.strip())[:60]
+            print(f"tcia: {path}:{number}: not a UID, left out: {shown!r}", file=sys.stderr)
+        uids += manifest.series_instance_uids
     if not uids:
         raise SystemExit(
-            "tcia download: error: give series UIDs or --from-file (see tcia download --help)"
+            "tcia download: error: give series UIDs or --manifest FILE (see tcia download --help)"
         )
     return list(dict.fromkeys(uids))
 
 
 def _download(args: argparse.Namespace) -> int:
     from ._async.client import AsyncTCIAClient
+    from ._download import DownloadOutcome
+    from ._report import citations, write_sidecar
+    from .manifests import write_manifest
 
-    uids = _read_uids(args)
+    uids = _read_series(args)
 
-    async def run() -> list[Any]:
+    async def run() -> tuple[Any, list[Any]]:
         async with AsyncTCIAClient(
             api=args.api, api_key=args.api_key, base_url=args.base_url
         ) as tcia:
-            return await tcia.download_many(
+            plan = await tcia.plan_downloads(
                 uids,
                 args.out,
-                concurrency=args.concurrency,
+                layout=args.layout,
                 extract=not args.no_extract,
-                progress=not args.no_progress,
+                shard=args.shard,
+                want_metadata=True,  # for the licences and DOIs, and a sidecar
             )
+            if args.dry_run:
+                return plan, []
+            outcomes: list[DownloadOutcome] = []
+            async for outcome in tcia.iter_downloads(
+                plan,
+                concurrency=args.concurrency,
+                progress=not args.no_progress,
+                new_file_names=args.new_file_names,
+                keep_md5_list=args.keep_md5_list,
+                check_free_space=not args.ignore_free_space,
+            ):
+                outcomes.append(outcome)
+            return plan, outcomes
 
-    outcomes = asyncio.run(run())
-    done = [o.result for o in outcomes if o.result is not None]
-    fresh = [r for r in done if not r.skipped]
+    plan, outcomes = asyncio.run(run())
+    if args.dry_run:
+        print(plan.describe(plan.complete()))
+        return 0
+    order = {uid: index for index, uid in enumerate(uids)}
+    outcomes.sort(key=lambda outcome: order.get(outcome.series_instance_uid, 0))
+    if args.metadata is not None:
+        write_sidecar(args.metadata, outcomes, args.out)
     failed = [o for o in outcomes if o.error is not None]
-    print(
-        f"Downloaded {len(fresh)} series ({sum(r.file_count for r in fresh)} images, "
-        f"{_human_bytes(sum(r.bytes for r in fresh))}) to {args.out}; "
-        f"{len(done) - len(fresh)} already complete; {len(failed)} failed."
-    )
-    for outcome in failed:
-        print(f"  failed: {outcome.series_instance_uid}: {outcome.error}", file=sys.stderr)
+    if args.failed_out is not None:
+        write_manifest(args.failed_out, [o.series_instance_uid for o in failed])
+    _print_download_summary(args, plan, outcomes, citations(outcomes))
     return 1 if failed else 0
 
 
-def _human_bytes(size: float) -> str:
-    for unit in ("bytes", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1000
-    raise AssertionError("unreachable")
+def _print_download_summary(
+    args: argparse.Namespace, plan: Any, outcomes: list[Any], cited: list[Any]
+) -> None:
+    from ._plan import human_bytes
+
+    done = [o.result for o in outcomes if o.result is not None]
+    fresh = [r for r in done if not r.skipped]
+    failed = [o for o in outcomes if o.error is not None]
+    shard = f" (shard {plan.shard}; {plan.skipped_by_shard} series left to other shards)"
+    print(
+        f"Downloaded {len(fresh)} series ({sum(r.file_count for r in fresh)} images, "
+        f"{human_bytes(sum(r.bytes for r in fresh))}) to {args.out}; "
+        f"{len(done) - len(fresh)} already complete; {len(failed)} failed"
+        + (shard if plan.shard else "")
+        + "."
+    )
+    if cited:
+        print("Licences and DOIs of what was downloaded (cite the DOIs in your work):")
+        for citation in cited:
+            print(f"  {safe_text(citation.describe())}")
+    for outcome in failed:
+        print(f"  failed: {outcome.series_instance_uid}: {outcome.error}", file=sys.stderr)
 
 
 def _drift(args: argparse.Namespace) -> int:

@@ -30,18 +30,23 @@ from .._constants import (
 )
 from .._core import ERROR_BODY_LIMIT, ClientCore, ClientIdentity, Receive, Redirect, Relogin
 from .._download import (
+    ByteProgress,
     DownloadOutcome,
     DownloadResult,
     Expected,
     SeriesSink,
     SeriesTarget,
-    describe_failure,
 )
 from .._exceptions import APIStatusError, InvalidParameterError, ResponseFormatError
 from .._generated import ApiName, AsyncQueries
+from .._model import TCIAModel
+from .._plan import DownloadPlan, Shard, rows_of
 from .._progress import ProgressBar
+from .._report import write_sidecar
 from .._request import PreparedRequest
 from .._specs import HttpMethod, ModelT, QuerySpec
+from ..layouts import Layout
+from . import downloads
 
 __all__ = ["AsyncTCIAClient"]
 
@@ -292,17 +297,28 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
         extract: bool = True,
         progress: bool = False,
         verify_md5: bool = True,
+        new_file_names: bool = False,
+        keep_md5_list: bool = False,
     ) -> DownloadResult:
         """Download one series into ``dest/<uid>/`` (or ``dest/<uid>.zip`` with ``extract=False``).
 
         The ZIP is checked and extracted as it streams in (every CRC and size; image count and
         bytes against getSeriesSize; MD5 where the API generation offers hashes), unsafe entries
         refused, and the series moved into place only once complete. A series already complete
-        on disk is skipped; what an interrupted run left is removed first.
+        on disk is skipped; what an interrupted run left is removed first. ``new_file_names``
+        asks for the archive's ``<acquisition>-<instance>.dcm`` names (NBIA's NewFileNames).
         """
         target = SeriesTarget(series_instance_uid, dest, extract=extract)
         with ProgressBar(progress, target.uid, None) as bar:
-            result = await self._download(target, verify_md5=verify_md5, bar=bar, cancel=None)
+            result = await self._download(
+                target,
+                expected=None,
+                verify_md5=verify_md5,
+                new_file_names=new_file_names,
+                keep_md5_list=keep_md5_list,
+                progress=bar,
+                cancel=None,
+            )
             bar.complete()
         return result
 
@@ -310,25 +326,33 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
         self,
         target: SeriesTarget,
         *,
+        expected: Expected | None,
         verify_md5: bool,
-        bar: ProgressBar | None,
+        new_file_names: bool,
+        keep_md5_list: bool,
+        progress: ByteProgress | None,
         cancel: backend.CancelFlag | None,
     ) -> DownloadResult:
         await backend.run_blocking(target.acquire)
         try:
-            size = await self.get_series_size(series_instance_uid=target.uid)
-            expected = Expected(size.ObjectCount, size.TotalSizeInBytes)
+            if expected is None:
+                size = await self.get_series_size(series_instance_uid=target.uid)
+                expected = Expected(size.ObjectCount, size.TotalSizeInBytes)
             done = await backend.run_blocking(target.complete, expected)
             if done is not None:
                 return done
-            request, md5 = self._core.archive_request(target.uid, verify_md5=verify_md5)
-            if bar is not None:
-                bar.set_total(expected.image_bytes)
+            request, md5 = self._core.archive_request(
+                target.uid, verify_md5=verify_md5, new_file_names=new_file_names
+            )
+            if isinstance(progress, ProgressBar):
+                progress.set_total(expected.image_bytes)
             sink = SeriesSink(
                 target,
                 expected,
                 md5=md5,
-                progress=bar,
+                verify_listed=verify_md5,
+                keep_md5_list=keep_md5_list,
+                progress=progress,
                 cancelled=cancel.is_set if cancel is not None else lambda: False,
             )
             limit = self._core.limit(request, expected_bytes=expected.raw_bound())
@@ -336,69 +360,131 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
         finally:
             await backend.run_blocking(target.release)
 
+    async def plan_downloads(
+        self,
+        series: Iterable[str | TCIAModel | Mapping[str, object]],
+        dest: str | os.PathLike[str],
+        *,
+        layout: str | Layout = "uid",
+        extract: bool = True,
+        shard: str | Shard | None = None,
+        want_metadata: bool = False,
+    ) -> DownloadPlan:
+        """Where each series would land and what it should bring, without downloading it:
+        ``plan.describe(plan.complete())`` is what ``tcia download --dry-run`` prints.
+        ``want_metadata`` fetches the getSeries row of each bare UID (for licences, sidecars)."""
+        return await downloads.plan_downloads(
+            self,
+            series,
+            dest,
+            layout=layout,
+            extract=extract,
+            shard=shard,
+            want_metadata=want_metadata,
+        )
+
     async def iter_downloads(
         self,
-        series_instance_uids: Iterable[str],
-        dest: str | os.PathLike[str],
+        series: Iterable[str | TCIAModel | Mapping[str, object]] | DownloadPlan,
+        dest: str | os.PathLike[str] | None = None,
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
         extract: bool = True,
         progress: bool = False,
         verify_md5: bool = True,
+        layout: str | Layout = "uid",
+        shard: str | Shard | None = None,
+        new_file_names: bool = False,
+        keep_md5_list: bool = False,
+        check_free_space: bool = True,
+        want_metadata: bool = False,
     ) -> AsyncIterator[DownloadOutcome]:
         """Download several series, ``concurrency`` at a time, yielding each outcome as it
-        finishes; one failure stops no other. UIDs are drawn lazily, so a generator of a
-        million costs no more memory than ``concurrency`` downloads."""
-        cancel = backend.CancelFlag()
-        with ProgressBar(progress, "series", None, unit="items") as bar:
+        finishes; one failure stops no other.
 
-            async def one(uid: str) -> DownloadOutcome:
-                try:
-                    target = SeriesTarget(uid, dest, extract=extract)
-                    result = await self._download(
-                        target, verify_md5=verify_md5, bar=None, cancel=cancel
-                    )
-                    return DownloadOutcome(uid, result=result)
-                except Exception as error:  # every failure is reported, none aborts the others
-                    return DownloadOutcome(uid, error=describe_failure(error, uid))
-                finally:
-                    bar.advance(1)
-
-            async for outcome in backend.map_unordered(
-                one, _unique(series_instance_uids), concurrency, cancel
-            ):
-                yield outcome
+        ``series`` are UIDs, ``Series`` rows (whose ImageCount and FileSize spare a getSeriesSize
+        call each) or mappings with a SeriesInstanceUID, or a plan from ``plan_downloads``.
+        ``layout`` places each under dest (see ``tcia_models.layouts``); ``shard="K/N"`` (or
+        ``"auto"`` under Slurm or a Kubernetes Indexed Job) takes this machine's share. A run
+        refuses to start when dest has less free space than what remains to download.
+        """
+        if isinstance(series, DownloadPlan):
+            plan = series
+        else:
+            if dest is None:
+                raise InvalidParameterError("iter_downloads() needs dest=, where to download to")
+            plan = await downloads.plan_downloads(
+                self,
+                series,
+                dest,
+                layout=layout,
+                extract=extract,
+                shard=shard,
+                want_metadata=want_metadata,
+            )
+        if check_free_space:
+            complete = await backend.run_blocking(plan.complete)
+            await backend.run_blocking(plan.check_free_space, complete)
+        async for outcome in downloads.iter_plan(
+            self,
+            plan,
+            concurrency=concurrency,
+            verify_md5=verify_md5,
+            new_file_names=new_file_names,
+            keep_md5_list=keep_md5_list,
+            progress=progress,
+        ):
+            yield outcome
 
     async def download_many(
         self,
-        series_instance_uids: Iterable[str],
-        dest: str | os.PathLike[str],
+        series: Iterable[str | TCIAModel | Mapping[str, object]] | DownloadPlan,
+        dest: str | os.PathLike[str] | None = None,
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
         extract: bool = True,
         progress: bool = False,
         verify_md5: bool = True,
+        layout: str | Layout = "uid",
+        shard: str | Shard | None = None,
+        new_file_names: bool = False,
+        keep_md5_list: bool = False,
+        check_free_space: bool = True,
+        metadata: str | os.PathLike[str] | None = None,
     ) -> list[DownloadOutcome]:
-        """``iter_downloads``, collected: one outcome per UID, in the order given."""
-        uids = list(series_instance_uids)
-        outcomes = {
-            outcome.series_instance_uid: outcome
+        """``iter_downloads``, collected: one outcome per series, in the order given.
+
+        ``metadata="series.csv"`` (or ``.parquet``) writes a sidecar: one row per series with
+        its metadata, the path it landed at, bytes, file count, MD5 status and outcome.
+        """
+        if not isinstance(series, DownloadPlan):
+            series = list(series)  # read twice: for the plan and for the order of the outcomes
+        outcomes = [
+            outcome
             async for outcome in self.iter_downloads(
-                uids,
+                series,
                 dest,
                 concurrency=concurrency,
                 extract=extract,
                 progress=progress,
                 verify_md5=verify_md5,
+                layout=layout,
+                shard=shard,
+                new_file_names=new_file_names,
+                keep_md5_list=keep_md5_list,
+                check_free_space=check_free_space,
+                want_metadata=metadata is not None,
             )
-        }
-        return [outcomes[uid] for uid in uids]
+        ]
+        order = {uid: index for index, uid in enumerate(_uids_of(series))}
+        outcomes.sort(key=lambda outcome: order.get(outcome.series_instance_uid, len(order)))
+        if metadata is not None:
+            root = series.dest if isinstance(series, DownloadPlan) else dest
+            await backend.run_blocking(write_sidecar, metadata, outcomes, root or ".")
+        return outcomes
 
 
-def _unique(items: Iterable[str]) -> Iterable[str]:
-    """Each item once, drawn lazily."""
-    seen: set[str] = set()
-    for item in items:
-        if item not in seen:
-            seen.add(item)
-            yield item
+def _uids_of(series: object) -> list[str]:
+    if isinstance(series, DownloadPlan):
+        return [planned.series_instance_uid for planned in series.series]
+    return list(rows_of(series))  # type: ignore[arg-type]

@@ -1,0 +1,143 @@
+"""Many series at once: from what the user gives (UIDs, rows, a manifest's list) to a plan, and
+from the plan to outcomes as they finish. Written once here; codegen writes the sync twin."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .._backends import asyncio_backend as backend
+from .._download import DownloadOutcome, Expected, describe_failure
+from .._plan import DownloadPlan, PlannedSeries, Shard, expected_from, rows_of
+from .._progress import DownloadProgress
+from ..layouts import Layout
+
+if TYPE_CHECKING:
+    from .client import AsyncTCIAClient
+
+__all__ = ["iter_plan", "plan_downloads"]
+
+_METADATA_CONCURRENCY = 8
+
+
+def _bare(row: Mapping[str, Any]) -> bool:
+    """A row that says nothing but its UID (the user gave a bare UID)."""
+    return set(row) <= {"SeriesInstanceUID"}
+
+
+async def plan_downloads(
+    client: AsyncTCIAClient,
+    series: Iterable[object],
+    dest: str | os.PathLike[str],
+    *,
+    layout: str | Layout = "uid",
+    extract: bool = True,
+    shard: str | Shard | None = None,
+    want_metadata: bool = False,
+) -> DownloadPlan:
+    """Lay the series out under dest and learn what each should bring.
+
+    Rows the user gave (``Series`` rows, mappings) are used as they are: their ImageCount and
+    FileSize spare a getSeriesSize call. A bare UID gets its row from getSeries when the layout
+    (or ``want_metadata``) needs its fields, and its sizes from getSeriesSize.
+    """
+    rows = rows_of(series)
+    chosen = layout if isinstance(layout, Layout) else Layout(layout)
+    picked = Shard.parse(shard) if isinstance(shard, str) else shard
+    needs_rows = want_metadata or bool(set(chosen.fields) - {"SeriesInstanceUID"})
+    if needs_rows:
+        # The whole list's rows: a layout's collisions are decided over all of it.
+        bare = [uid for uid, row in rows.items() if _bare(row)]
+        fetch_row = functools.partial(series_row, client)
+        async for uid, row in backend.map_unordered(
+            fetch_row, bare, _METADATA_CONCURRENCY, backend.CancelFlag()
+        ):
+            if row:
+                rows[uid] = row
+    plan = DownloadPlan.build(rows, dest, layout=chosen, extract=extract, shard=picked)
+    unsized = [p.series_instance_uid for p in plan.series if p.expected is None]
+    sizes: dict[str, Expected] = {}
+    fetch_size = functools.partial(series_expected, client)
+    async for uid, expected in backend.map_unordered(
+        fetch_size, unsized, _METADATA_CONCURRENCY, backend.CancelFlag()
+    ):
+        if expected is not None:
+            sizes[uid] = expected
+    plan.series = [
+        PlannedSeries(p.series_instance_uid, p.path, sizes.get(p.series_instance_uid), p.row)
+        if p.expected is None
+        else p
+        for p in plan.series
+    ]
+    return plan
+
+
+async def iter_plan(
+    client: AsyncTCIAClient,
+    plan: DownloadPlan,
+    *,
+    concurrency: int,
+    verify_md5: bool,
+    new_file_names: bool,
+    keep_md5_list: bool,
+    progress: bool,
+) -> AsyncIterator[DownloadOutcome]:
+    """Each planned series downloaded, ``concurrency`` at a time, outcomes as they finish."""
+    cancel = backend.CancelFlag()
+    total = sum(p.expected.image_bytes for p in plan.series if p.expected is not None)
+    with DownloadProgress(progress, len(plan.series), total or None) as bars:
+
+        async def one(planned: PlannedSeries) -> DownloadOutcome:
+            target = plan.target(planned)
+            try:
+                result = await client._download(  # pyright: ignore[reportPrivateUsage]
+                    target,
+                    expected=planned.expected,
+                    verify_md5=verify_md5,
+                    new_file_names=new_file_names,
+                    keep_md5_list=keep_md5_list,
+                    progress=bars.for_series(),
+                    cancel=cancel,
+                )
+                outcome = DownloadOutcome(
+                    planned.series_instance_uid,
+                    result=result,
+                    path=target.final,
+                    metadata=planned.row,
+                )
+            except Exception as error:  # every failure is reported, none aborts the others
+                outcome = DownloadOutcome(
+                    planned.series_instance_uid,
+                    error=describe_failure(error, planned.series_instance_uid),
+                    path=target.final,
+                    metadata=planned.row,
+                )
+            bars.series_done()
+            return outcome
+
+        async for outcome in backend.map_unordered(one, plan.series, concurrency, cancel):
+            yield outcome
+
+
+async def series_row(client: AsyncTCIAClient, uid: str) -> tuple[str, dict[str, Any] | None]:
+    """A series' getSeries row (for a layout or a sidecar), or ``None`` when it cannot be had
+    (the download then reports why)."""
+    try:
+        found = await client.get_series(series_instance_uid=uid)
+    except Exception:
+        return uid, None
+    if not found:
+        return uid, None
+    row = found[0]
+    return uid, {**row.model_dump(), **(row.model_extra or {})}
+
+
+async def series_expected(client: AsyncTCIAClient, uid: str) -> tuple[str, Expected | None]:
+    """A series' image count and bytes from getSeriesSize, or ``None`` when it cannot be had."""
+    try:
+        size = await client.get_series_size(series_instance_uid=uid)
+    except Exception:
+        return uid, None
+    return uid, expected_from(size.model_dump())
