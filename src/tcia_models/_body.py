@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -129,7 +129,7 @@ class Sink(Protocol[T_co]):
         ...
 
     def start(self) -> None: ...
-    def feed(self, chunk: bytes) -> None: ...
+    def feed(self, chunks: Sequence[bytes]) -> None: ...
     def finish(self) -> T_co: ...
     def discard(self) -> None: ...
 
@@ -145,8 +145,9 @@ class BufferSink:
     def start(self) -> None:
         self._buffer = bytearray()
 
-    def feed(self, chunk: bytes) -> None:
-        self._buffer += chunk
+    def feed(self, chunks: Sequence[bytes]) -> None:
+        for chunk in chunks:
+            self._buffer += chunk
 
     def finish(self) -> bytearray:
         return self._buffer
@@ -182,12 +183,13 @@ class FileSink:
             raise storage_error(error, self.target, query=self._query) from None
         self._handle, self._partial = handle, Path(name)
 
-    def feed(self, chunk: bytes) -> None:
+    def feed(self, chunks: Sequence[bytes]) -> None:
         assert self._handle is not None, "start() first"
-        view = memoryview(chunk)
         try:
-            while view:
-                view = view[os.write(self._handle, view) :]
+            for chunk in chunks:
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(self._handle, view) :]
         except OSError as error:
             raise storage_error(error, self.target, query=self._query) from None
 

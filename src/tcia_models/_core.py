@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -81,6 +81,8 @@ class Retry:
 
 
 Step = Receive | Redirect | Relogin | Retry
+
+Hashes = Literal["required", "if listed", "none"]
 
 
 def _timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:
@@ -164,12 +166,13 @@ class ClientCore:
 
     def archive_request(
         self, series_instance_uid: str, *, verify_md5: bool, new_file_names: bool = False
-    ) -> tuple[PreparedRequest, bool]:
-        """The request for a series' ZIP, and whether it must carry MD5 hashes to check.
+    ) -> tuple[PreparedRequest, Hashes]:
+        """The request for a series' ZIP, and what MD5 hashes it brings to check.
 
-        Where the generation offers getImageWithMD5Hash, that query, so every image is verified.
-        The archive's own file names (``NewFileNames=Yes``) come only from getImage, which is
-        asked to include its hashes too (``IncludeMD5=Yes``): they are checked when it does.
+        Where the generation offers getImageWithMD5Hash, that query: every image is verified
+        (``"required"``). The archive's own file names (``NewFileNames=Yes``) come only from
+        getImage, which is asked to include its hashes too (``IncludeMD5=Yes``, NBIA v4): they
+        are checked when it does (``"if listed"``). Otherwise nothing is hashed (``"none"``).
         """
         plain = QUERIES["getImage"]
         arguments: dict[str, object] = {"SeriesInstanceUID": series_instance_uid}
@@ -177,11 +180,11 @@ class ClientCore:
             arguments["NewFileNames"] = "Yes"
             if verify_md5:
                 arguments["IncludeMD5"] = "Yes"
-            return self.prepare(plain, arguments, "zip"), False
+            return self.prepare(plain, arguments, "zip"), "if listed" if verify_md5 else "none"
         hashed = QUERIES.get("getImageWithMD5Hash")
-        use_hashes = verify_md5 and hashed is not None and hashed.wire(self.api) is not None
-        spec = hashed if use_hashes and hashed is not None else plain
-        return self.prepare(spec, arguments, "zip"), use_hashes
+        if verify_md5 and hashed is not None and hashed.wire(self.api) is not None:
+            return self.prepare(hashed, arguments, "zip"), "required"
+        return self.prepare(plain, arguments, "zip"), "none"
 
     def headers_for(self, request: PreparedRequest) -> dict[str, str]:
         return {"Accept-Encoding": ACCEPT_ENCODING, **self.credentials.headers_for(request.url)}

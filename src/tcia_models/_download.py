@@ -23,7 +23,7 @@ import re
 import shutil
 import threading
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
@@ -306,6 +306,8 @@ class SeriesSink:
         self._zip: io.BufferedWriter | None = None
         self._received = 0
         self.image_count = 0
+        self.written: list[tuple[str, int]] = []
+        """(entry name, bytes) of each file extracted into the staging folder."""
 
     def refusal(self, problem: str) -> DownloadError:
         return DownloadError(
@@ -324,6 +326,7 @@ class SeriesSink:
         self._received = 0
         self.image_count = 0
         self.md5_verified = False
+        self.written = []
         if self._progress is not None:
             self._progress.restart()
         try:
@@ -339,8 +342,8 @@ class SeriesSink:
         )
         self._worker.start()
 
-    def feed(self, chunk: bytes) -> None:
-        self._received += len(chunk)
+    def feed(self, chunks: Sequence[bytes]) -> None:
+        self._received += sum(map(len, chunks))
         if self._received > self.expected.raw_bound():
             raise ResponseTooLargeError(
                 f"{self.target.uid}: the archive grew past {self.expected.raw_bound()} bytes, "
@@ -352,18 +355,18 @@ class SeriesSink:
             raise self.refusal("the download was cancelled")
         if self._zip is not None:
             try:
-                self._zip.write(chunk)
+                self._zip.writelines(chunks)
             except OSError as error:
                 raise storage_error(error, self.target.dest, query="getImage") from None
         while True:
             self._raise_failure()
             try:
-                self._queue.put(chunk, timeout=0.1)
+                self._queue.put(chunks, timeout=0.1)
                 break
             except queue.Full:
                 continue
         if self._progress is not None:
-            self._progress.advance(len(chunk))
+            self._progress.advance(sum(map(len, chunks)))
 
     def finish(self) -> DownloadResult:
         self._put_end()
@@ -411,9 +414,9 @@ class SeriesSink:
 
     def _result(self) -> DownloadResult:
         final = self.target.final
-        if self.target.extract:
-            files = tuple(sorted(p for p in final.rglob("*") if p.is_file()))
-            size = sum(p.stat().st_size for p in files)
+        if self.target.extract:  # what the extraction wrote: no walk of the folder needed
+            files = tuple(sorted(final.joinpath(*name.split("/")) for name, _ in self.written))
+            size = sum(written for _, written in self.written)
         else:
             files, size = (final,), final.stat().st_size
         return DownloadResult(
@@ -429,8 +432,7 @@ class SeriesSink:
                 if self._stop.is_set():
                     raise _Cancelled
                 return
-            assert isinstance(item, bytes)
-            yield item
+            yield from item  # type: ignore[misc]
 
     def _run(self) -> None:
         try:
@@ -457,10 +459,12 @@ class _Extraction:
         self.listed: dict[str, str] | None = None
         self.files: set[str] = set()
         self.folders: set[str] = set()
+        self.made: set[Path] = set()
+        """Folders created in the staging folder so far."""
 
     def run(self, chunks: Iterator[bytes]) -> None:
         entries = 0
-        for raw_name, _, data in stream_unzip.stream_unzip(chunks, chunk_size=1 << 20):
+        for raw_name, _, data in stream_unzip.stream_unzip(chunks, chunk_size=65536):
             entries += 1
             if entries > self.expected.image_count + 16:
                 raise self.sink.refusal("the archive holds more entries than the series has images")
@@ -512,7 +516,9 @@ class _Extraction:
         handle: int | None = None
         if self.target.extract:
             path = self.target.staging.joinpath(*name.split("/"))
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if "/" in name and path.parent not in self.made:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.made.add(path.parent)
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
             handle = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o666)
         size = 0
@@ -537,6 +543,8 @@ class _Extraction:
                 os.close(handle)
         if image:
             self.image_bytes += size
+        if handle is not None:
+            self.sink.written.append((name, size))
         if digest is not None:
             self.digests[name] = digest.hexdigest()
 

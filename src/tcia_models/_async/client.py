@@ -195,23 +195,24 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
     ) -> T:
         decoder = BodyDecoder(response.headers.get("content-encoding"), query=request.query)
         limit.reset()
-        pending = bytearray()
+        # Pieces go to the sink a megabyte at a time (a thread hop per megabyte, not per network
+        # read) and as they came: no copy.
+        pending: list[bytes] = []
+        size = 0
         await self._call(sink, sink.start)
         try:
             async for raw in response.aiter_raw():
                 limit.check_time(time.monotonic())
                 for piece in decoder.decode(raw):
                     limit.count(len(piece), time.monotonic())
-                    if not sink.blocking:
-                        sink.feed(piece)
-                        continue
-                    pending += piece  # a thread hop per megabyte, not per network read
-                    if len(pending) >= DOWNLOAD_CHUNK:
-                        await self._call(sink, sink.feed, bytes(pending))
-                        pending.clear()
+                    pending.append(piece)
+                    size += len(piece)
+                    if size >= DOWNLOAD_CHUNK:
+                        await self._call(sink, sink.feed, pending)
+                        pending, size = [], 0
             decoder.flush()
             if pending:
-                await self._call(sink, sink.feed, bytes(pending))
+                await self._call(sink, sink.feed, pending)
             return await self._call(sink, sink.finish)
         except BaseException:
             await self._call(sink, sink.discard)
@@ -341,7 +342,7 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
             done = await backend.run_blocking(target.complete, expected)
             if done is not None:
                 return done
-            request, md5 = self._core.archive_request(
+            request, hashes = self._core.archive_request(
                 target.uid, verify_md5=verify_md5, new_file_names=new_file_names
             )
             if isinstance(progress, ProgressBar):
@@ -349,8 +350,8 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
             sink = SeriesSink(
                 target,
                 expected,
-                md5=md5,
-                verify_listed=verify_md5,
+                md5=hashes == "required",
+                verify_listed=hashes == "if listed",
                 keep_md5_list=keep_md5_list,
                 progress=progress,
                 cancelled=cancel.is_set if cancel is not None else lambda: False,

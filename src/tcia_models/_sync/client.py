@@ -190,23 +190,24 @@ class TCIAClient(ClientIdentity, SyncQueries):
     ) -> T:
         decoder = BodyDecoder(response.headers.get("content-encoding"), query=request.query)
         limit.reset()
-        pending = bytearray()
+        # Pieces go to the sink a megabyte at a time (a thread hop per megabyte, not per network
+        # read) and as they came: no copy.
+        pending: list[bytes] = []
+        size = 0
         self._call(sink, sink.start)
         try:
             for raw in response.iter_raw():
                 limit.check_time(time.monotonic())
                 for piece in decoder.decode(raw):
                     limit.count(len(piece), time.monotonic())
-                    if not sink.blocking:
-                        sink.feed(piece)
-                        continue
-                    pending += piece  # a thread hop per megabyte, not per network read
-                    if len(pending) >= DOWNLOAD_CHUNK:
-                        self._call(sink, sink.feed, bytes(pending))
-                        pending.clear()
+                    pending.append(piece)
+                    size += len(piece)
+                    if size >= DOWNLOAD_CHUNK:
+                        self._call(sink, sink.feed, pending)
+                        pending, size = [], 0
             decoder.flush()
             if pending:
-                self._call(sink, sink.feed, bytes(pending))
+                self._call(sink, sink.feed, pending)
             return self._call(sink, sink.finish)
         except BaseException:
             self._call(sink, sink.discard)
@@ -336,7 +337,7 @@ class TCIAClient(ClientIdentity, SyncQueries):
             done = backend.run_blocking(target.complete, expected)
             if done is not None:
                 return done
-            request, md5 = self._core.archive_request(
+            request, hashes = self._core.archive_request(
                 target.uid, verify_md5=verify_md5, new_file_names=new_file_names
             )
             if isinstance(progress, ProgressBar):
@@ -344,8 +345,8 @@ class TCIAClient(ClientIdentity, SyncQueries):
             sink = SeriesSink(
                 target,
                 expected,
-                md5=md5,
-                verify_listed=verify_md5,
+                md5=hashes == "required",
+                verify_listed=hashes == "if listed",
                 keep_md5_list=keep_md5_list,
                 progress=progress,
                 cancelled=cancel.is_set if cancel is not None else lambda: False,
