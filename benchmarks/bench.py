@@ -68,6 +68,7 @@ def run_measured(
         )
     return {
         "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
         "peak_rss_mb": usage.ru_maxrss / 1024,
         "exit": process.returncode,
         "output": json.loads(lines[-1]) if lines else {},
@@ -167,7 +168,7 @@ def bulk_download(args: argparse.Namespace) -> dict[str, Any]:
         results.update(total_mb=total_bytes / 1e6, bound_seconds=bound)
         clients = ["tcia-models", "tcia CLI", "tcia_utils", "nbiatoolkit", "tciaclient"]
         for client in clients:
-            walls, rss, complete = [], [], []
+            walls, rss, cpu, complete = [], [], [], []
             for _ in range(args.runs):
                 with tempfile.TemporaryDirectory(dir=args.scratch) as dest:
                     measured = run_measured(
@@ -175,9 +176,12 @@ def bulk_download(args: argparse.Namespace) -> dict[str, Any]:
                     )
                     walls.append(measured["wall"])
                     rss.append(measured["peak_rss_mb"])
+                    cpu.append(measured["cpu"])
                     complete.append(dicom_files(Path(dest)) == series * images)
             results[client] = {
                 "wall": summary(walls),
+                "cpu_seconds": summary(cpu),
+                "cpu_seconds_per_gb": summary([c / (total_bytes / 1e9) for c in cpu]),
                 "peak_rss_mb": summary(rss),
                 "complete": all(complete),
             }
@@ -190,13 +194,23 @@ def bulk_download(args: argparse.Namespace) -> dict[str, Any]:
         f"Bulk download: {series} series, {results['total_mb']:.0f} MB, concurrency {concurrency}, "
         f"{latency * 1000:.0f} ms latency, {bandwidth / 1e6:.0f} MB/s per connection "
         f"(bound {bound:.2f} s)",
-        ["client", "wall median s", "min", "max", "peak RSS MB", "complete", "wall vs us"],
+        [
+            "client",
+            "wall median s",
+            "min",
+            "max",
+            "CPU s/GB",
+            "peak RSS MB",
+            "complete",
+            "wall vs us",
+        ],
         [
             [
                 c,
                 r["wall"]["median"],
                 r["wall"]["min"],
                 r["wall"]["max"],
+                r["cpu_seconds_per_gb"]["median"],
                 r["peak_rss_mb"]["max"],
                 r["complete"],
                 r["wall"]["median"] / ours,
@@ -283,6 +297,80 @@ def _after_a_drop(
             "stray_files": len(stray),
             "left": left,
         }
+
+
+def download_cpu(args: argparse.Namespace) -> dict[str, Any]:
+    """CPU a download costs the client (user + system, from wait4), per GB, on an unshaped local
+    server: on a 2-core machine the client and the server compete for the CPU, so the client's
+    share is what wall time depends on. The fixed cost (start-up, imports, models) is measured on
+    a one-image download and taken off to give the cost of each further GB."""
+    series, images, size = (2, 40, 256) if args.quick else (6, 380, 256)
+    synthetic = ["--synthetic-series", str(series), "--images-per-series", str(images)]
+    results: dict[str, Any] = {"series": series}
+    with bundled_server(*synthetic, "--image-size", str(size), "--prewarm") as base_url:
+        origin = origin_of(base_url)
+        uids = [row["SeriesInstanceUID"] for row in httpx.get(base_url + "/getSeries").json()]
+        total = sum(
+            httpx.get(base_url + "/getSeriesSize", params={"SeriesInstanceUID": uid}).json()[0][
+                "TotalSizeInBytes"
+            ]
+            for uid in uids
+        )
+        results["total_gb"] = total / 1e9
+        for client in ["tcia-models", "tcia CLI", "tcia_utils", "nbiatoolkit", "tciaclient"]:
+            measured = []
+            for _ in range(args.runs):
+                with tempfile.TemporaryDirectory(dir=args.scratch) as dest:
+                    measured.append(
+                        run_measured(_download_command(client, origin, base_url, uids, dest, 4))
+                    )
+            results[client] = {
+                "wall": summary([m["wall"] for m in measured]),
+                "cpu_seconds": summary([m["cpu"] for m in measured]),
+                "cpu_seconds_per_gb": summary([m["cpu"] / results["total_gb"] for m in measured]),
+                "peak_rss_mb": summary([m["peak_rss_mb"] for m in measured]),
+            }
+    with bundled_server("--synthetic-series", "1", "--images-per-series", "1") as base_url:
+        uid = httpx.get(base_url + "/getSeries").json()[0]["SeriesInstanceUID"]
+        for client in ["tcia-models", "tcia CLI"]:
+            fixed = []
+            for _ in range(args.runs):
+                with tempfile.TemporaryDirectory(dir=args.scratch) as dest:
+                    command = _download_command(
+                        client, origin_of(base_url), base_url, [uid], dest, 4
+                    )
+                    fixed.append(run_measured(command)["cpu"])
+            results[client]["fixed_cpu_seconds"] = statistics.median(fixed)
+            results[client]["marginal_cpu_seconds_per_gb"] = (
+                results[client]["cpu_seconds"]["median"] - statistics.median(fixed)
+            ) / results["total_gb"]
+    clients = ["tcia-models", "tcia CLI", "tcia_utils", "nbiatoolkit", "tciaclient"]
+    print_table(
+        f"Download CPU: {series} series, {results['total_gb']:.2f} GB, unshaped local server",
+        [
+            "client",
+            "wall s",
+            "CPU s",
+            "CPU s/GB",
+            "fixed CPU s",
+            "CPU s/GB beyond fixed",
+            "peak RSS MB",
+        ],
+        [
+            [
+                c,
+                r["wall"]["median"],
+                r["cpu_seconds"]["median"],
+                r["cpu_seconds_per_gb"]["median"],
+                r.get("fixed_cpu_seconds", ""),
+                r.get("marginal_cpu_seconds_per_gb", ""),
+                r["peak_rss_mb"]["max"],
+            ]
+            for c in clients
+            for r in [results[c]]
+        ],
+    )
+    return results
 
 
 def small_queries(args: argparse.Namespace) -> dict[str, Any]:
@@ -404,8 +492,21 @@ def typed_parsing(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def start_up(args: argparse.Namespace) -> dict[str, Any]:
+    same_size_model = "\n".join(
+        ["from pydantic import BaseModel", "class Series(BaseModel):"]
+        + [f"    field{n}: str | None = None" for n in range(32)]
+    )
     commands = {
+        "import pydantic": [BENCH_PYTHON, "-c", "import pydantic"],
+        "from pydantic import BaseModel": [BENCH_PYTHON, "-c", "from pydantic import BaseModel"],
+        "a pydantic model of Series' size": [BENCH_PYTHON, "-c", same_size_model],
+        "from tcia_models import Series": [BENCH_PYTHON, "-c", "from tcia_models import Series"],
         "import tcia_models": [BENCH_PYTHON, "-c", "import tcia_models"],
+        "from tcia_models import TCIAClient": [
+            BENCH_PYTHON,
+            "-c",
+            "from tcia_models import TCIAClient",
+        ],
         "tcia --help": [str(BIN / "tcia"), "--help"],
         "import tcia_utils.nbia": [BENCH_PYTHON, "-c", "import tcia_utils.nbia"],
         "import nbiatoolkit": [BENCH_PYTHON, "-c", "import nbiatoolkit"],
@@ -450,6 +551,7 @@ def codegen(args: argparse.Namespace) -> dict[str, Any]:
 
 SCENARIOS = {
     "download": bulk_download,
+    "download-cpu": download_cpu,
     "small-queries": small_queries,
     "parsing": typed_parsing,
     "start-up": start_up,
