@@ -155,6 +155,8 @@ class Dialect:
         return str(attribute.get("wireNames", {}).get(self.api, attribute["name"]))
 
     def _value(self, value: Any, kind: str) -> Any:
+        if kind in ("string", "uid", "age") and not isinstance(value, str):
+            return str(value)  # a text column is text on the wire (v4's SliceThickness(mm))
         if kind not in ("date", "datetime") or not isinstance(value, str):
             return value
         moment = datetime.datetime.fromisoformat(value)
