@@ -525,3 +525,19 @@ def test_logout_is_a_post_that_ends_the_token(server: TCIATestServer) -> None:
     assert httpx.post(server.origin + "/nbia-api/logout", headers=bearer).status_code == 204
     assert httpx.get(url, headers=bearer).status_code == 401
     assert httpx.post(server.origin + "/nbia-api/services/logout").status_code == 500
+
+
+def test_download_many_learns_sizes_in_one_bulk_request(
+    server: TCIATestServer, tmp_path: Path
+) -> None:
+    before = len(server.requests)
+    with v4(server) as tcia:
+        uids = [s.SeriesInstanceUID for s in tcia.get_series(collection=HEAD_NECK)]
+        outcomes = tcia.download_many([*uids, "1.2.3"], tmp_path, concurrency=2)
+    asked = [r.path.rsplit("/", 1)[-1] for r in server.requests[before:]]
+    assert asked.count("getSeriesMetadata") == 1
+    assert asked.count("getSeriesSize") == 1  # only the series the bulk answer left out
+    assert [o.ok for o in outcomes] == [True, True, True, False]
+    assert {len(list((tmp_path / uid).glob("*.dcm"))) for uid in uids} == {1, 5}
+    failed = outcomes[-1].error
+    assert failed is not None and "1.2.3" in str(failed)

@@ -9,6 +9,7 @@ made in ``ClientCore`` and every loop is written here, once.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -37,14 +38,16 @@ from .._download import (
     SeriesTarget,
     describe_failure,
 )
-from .._exceptions import InvalidParameterError, ResponseFormatError
-from .._generated import ApiName, AsyncQueries, ServerName
+from .._exceptions import InvalidParameterError, ResponseFormatError, TCIAError
+from .._generated import QUERIES, ApiName, AsyncQueries, ServerName
 from .._progress import ProgressBar
 from .._references import referenced_series
 from .._request import PreparedRequest
 from .._specs import HttpMethod, ModelT, QuerySpec
 
 __all__ = ["AsyncTCIAClient"]
+
+log = logging.getLogger("tcia_models")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -347,11 +350,13 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
         verify_md5: bool,
         bar: ProgressBar | None,
         cancel: backend.CancelFlag | None,
+        expected: Expected | None = None,
     ) -> DownloadResult:
         await backend.run_blocking(target.acquire)
         try:
-            size = await self.get_series_size(series_instance_uid=target.uid)
-            expected = Expected(size.ObjectCount, size.TotalSizeInBytes)
+            if expected is None:
+                size = await self.get_series_size(series_instance_uid=target.uid)
+                expected = Expected(size.ObjectCount, size.TotalSizeInBytes)
             done = await backend.run_blocking(target.complete, expected)
             if done is not None:
                 return done
@@ -383,6 +388,30 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
         """Download several series, ``concurrency`` at a time, yielding each outcome as it
         finishes; one failure stops no other. UIDs are drawn lazily, so a generator of a
         million costs no more memory than ``concurrency`` downloads."""
+        async for outcome in self._iter_downloads(
+            series_instance_uids,
+            dest,
+            concurrency=concurrency,
+            extract=extract,
+            progress=progress,
+            verify_md5=verify_md5,
+            sizes={},
+        ):
+            yield outcome
+
+    async def _iter_downloads(
+        self,
+        series_instance_uids: Iterable[str],
+        dest: str | os.PathLike[str],
+        *,
+        concurrency: int,
+        extract: bool,
+        progress: bool,
+        verify_md5: bool,
+        sizes: Mapping[str, Expected],
+    ) -> AsyncIterator[DownloadOutcome]:
+        """``iter_downloads``; a series in ``sizes`` is checked against them, any other asks
+        getSeriesSize first."""
         cancel = backend.CancelFlag()
         with ProgressBar(progress, "series", None, unit="items") as bar:
 
@@ -390,7 +419,11 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
                 try:
                     target = SeriesTarget(uid, dest, extract=extract)
                     result = await self._download(
-                        target, verify_md5=verify_md5, bar=None, cancel=cancel
+                        target,
+                        verify_md5=verify_md5,
+                        bar=None,
+                        cancel=cancel,
+                        expected=sizes.get(uid),
                     )
                     return DownloadOutcome(uid, result=result)
                 except Exception as error:  # every failure is reported, none aborts the others
@@ -413,20 +446,41 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
         progress: bool = False,
         verify_md5: bool = True,
     ) -> list[DownloadOutcome]:
-        """``iter_downloads``, collected: one outcome per UID, in the order given."""
+        """``iter_downloads``, collected: one outcome per UID, in the order given. Where the
+        API generation offers bulk series metadata (NBIA v4), every series' size comes from
+        one request per 10 000 series rather than a getSeriesSize each."""
         uids = list(series_instance_uids)
         outcomes = {
             outcome.series_instance_uid: outcome
-            async for outcome in self.iter_downloads(
+            async for outcome in self._iter_downloads(
                 uids,
                 dest,
                 concurrency=concurrency,
                 extract=extract,
                 progress=progress,
                 verify_md5=verify_md5,
+                sizes=await self._bulk_sizes(uids),
             )
         }
         return [outcomes[uid] for uid in uids]
+
+    async def _bulk_sizes(self, uids: list[str]) -> dict[str, Expected]:
+        """Image count and bytes of each series, from bulk metadata where the generation has
+        it (NBIA computes FileSize as getSeriesSize computes TotalSizeInBytes: the sum of the
+        images' sizes). Empty otherwise, or when that request fails: each series then asks
+        getSeriesSize, and its own failure is reported with it."""
+        if not uids or QUERIES["getSeriesMetadataList"].wire(self.api) is None:
+            return {}
+        try:
+            rows = await self.get_series_metadata_list(series_instance_uids=uids)
+        except TCIAError as error:
+            log.info("bulk series metadata failed (%s); asking getSeriesSize per series", error)
+            return {}
+        return {
+            row.SeriesInstanceUID: Expected(row.ImageCount, row.FileSize)
+            for row in rows
+            if row.ImageCount is not None and row.FileSize is not None
+        }
 
 
 def _unique(items: Iterable[str]) -> Iterable[str]:

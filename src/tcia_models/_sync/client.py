@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Iterator, Callable, Iterable, Mapping
@@ -32,14 +33,16 @@ from .._download import (
     SeriesTarget,
     describe_failure,
 )
-from .._exceptions import InvalidParameterError, ResponseFormatError
-from .._generated import ApiName, SyncQueries, ServerName
+from .._exceptions import InvalidParameterError, ResponseFormatError, TCIAError
+from .._generated import QUERIES, ApiName, SyncQueries, ServerName
 from .._progress import ProgressBar
 from .._references import referenced_series
 from .._request import PreparedRequest
 from .._specs import HttpMethod, ModelT, QuerySpec
 
 __all__ = ["TCIAClient"]
+
+log = logging.getLogger("tcia_models")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -342,11 +345,13 @@ class TCIAClient(ClientIdentity, SyncQueries):
         verify_md5: bool,
         bar: ProgressBar | None,
         cancel: backend.CancelFlag | None,
+        expected: Expected | None = None,
     ) -> DownloadResult:
         backend.run_blocking(target.acquire)
         try:
-            size = self.get_series_size(series_instance_uid=target.uid)
-            expected = Expected(size.ObjectCount, size.TotalSizeInBytes)
+            if expected is None:
+                size = self.get_series_size(series_instance_uid=target.uid)
+                expected = Expected(size.ObjectCount, size.TotalSizeInBytes)
             done = backend.run_blocking(target.complete, expected)
             if done is not None:
                 return done
@@ -378,6 +383,30 @@ class TCIAClient(ClientIdentity, SyncQueries):
         """Download several series, ``concurrency`` at a time, yielding each outcome as it
         finishes; one failure stops no other. UIDs are drawn lazily, so a generator of a
         million costs no more memory than ``concurrency`` downloads."""
+        for outcome in self._iter_downloads(
+            series_instance_uids,
+            dest,
+            concurrency=concurrency,
+            extract=extract,
+            progress=progress,
+            verify_md5=verify_md5,
+            sizes={},
+        ):
+            yield outcome
+
+    def _iter_downloads(
+        self,
+        series_instance_uids: Iterable[str],
+        dest: str | os.PathLike[str],
+        *,
+        concurrency: int,
+        extract: bool,
+        progress: bool,
+        verify_md5: bool,
+        sizes: Mapping[str, Expected],
+    ) -> Iterator[DownloadOutcome]:
+        """``iter_downloads``; a series in ``sizes`` is checked against them, any other asks
+        getSeriesSize first."""
         cancel = backend.CancelFlag()
         with ProgressBar(progress, "series", None, unit="items") as bar:
 
@@ -385,7 +414,11 @@ class TCIAClient(ClientIdentity, SyncQueries):
                 try:
                     target = SeriesTarget(uid, dest, extract=extract)
                     result = self._download(
-                        target, verify_md5=verify_md5, bar=None, cancel=cancel
+                        target,
+                        verify_md5=verify_md5,
+                        bar=None,
+                        cancel=cancel,
+                        expected=sizes.get(uid),
                     )
                     return DownloadOutcome(uid, result=result)
                 except Exception as error:  # every failure is reported, none aborts the others
@@ -408,20 +441,41 @@ class TCIAClient(ClientIdentity, SyncQueries):
         progress: bool = False,
         verify_md5: bool = True,
     ) -> list[DownloadOutcome]:
-        """``iter_downloads``, collected: one outcome per UID, in the order given."""
+        """``iter_downloads``, collected: one outcome per UID, in the order given. Where the
+        API generation offers bulk series metadata (NBIA v4), every series' size comes from
+        one request per 10 000 series rather than a getSeriesSize each."""
         uids = list(series_instance_uids)
         outcomes = {
             outcome.series_instance_uid: outcome
-            for outcome in self.iter_downloads(
+            for outcome in self._iter_downloads(
                 uids,
                 dest,
                 concurrency=concurrency,
                 extract=extract,
                 progress=progress,
                 verify_md5=verify_md5,
+                sizes=self._bulk_sizes(uids),
             )
         }
         return [outcomes[uid] for uid in uids]
+
+    def _bulk_sizes(self, uids: list[str]) -> dict[str, Expected]:
+        """Image count and bytes of each series, from bulk metadata where the generation has
+        it (NBIA computes FileSize as getSeriesSize computes TotalSizeInBytes: the sum of the
+        images' sizes). Empty otherwise, or when that request fails: each series then asks
+        getSeriesSize, and its own failure is reported with it."""
+        if not uids or QUERIES["getSeriesMetadataList"].wire(self.api) is None:
+            return {}
+        try:
+            rows = self.get_series_metadata_list(series_instance_uids=uids)
+        except TCIAError as error:
+            log.info("bulk series metadata failed (%s); asking getSeriesSize per series", error)
+            return {}
+        return {
+            row.SeriesInstanceUID: Expected(row.ImageCount, row.FileSize)
+            for row in rows
+            if row.ImageCount is not None and row.FileSize is not None
+        }
 
 
 def _unique(items: Iterable[str]) -> Iterable[str]:
