@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 BENCH_VENV := .venv-bench
 BENCH_INSTALLED := $(BENCH_VENV)/.installed
 
-.PHONY: test lint typecheck pytest codegen check-codegen demo bench clean
+.PHONY: test lint typecheck pytest codegen check-codegen demo bench peer-suites clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is required")'
@@ -79,6 +79,26 @@ $(BENCH_INSTALLED): pyproject.toml
 
 bench: $(INSTALLED) $(BENCH_INSTALLED)
 	$(BENCH_VENV)/bin/python benchmarks/bench.py $(BENCH_ARGS)
+
+# The peers' own test suites against the bundled server, each with its own summary (make test
+# runs the same suites and checks that only the recorded data gaps fail). TCIA's Java SDK runs
+# when TCIA_SDK_JAVA_DIR names a checkout of its tcia-rest-client-java.
+peer-suites: $(INSTALLED) $(BENCH_INSTALLED)
+	@port=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	$(BIN)/tcia serve --port "$$port" > /dev/null &
+	server=$$!
+	trap 'kill $$server 2> /dev/null || true' EXIT
+	for _ in $$(seq 50); do
+	    $(BIN)/python -c 'import httpx, sys; httpx.get(sys.argv[1]).raise_for_status()' "http://127.0.0.1:$$port/services/TCIA/TCIA/query/getCollectionValues" 2> /dev/null && break
+	    sleep 0.2
+	done
+	work=$$(mktemp -d)
+	for peer in tcia_utils nbiatoolkit; do
+	    echo "== $$peer's own suite"
+	    $(BENCH_VENV)/bin/python tests/peer_suites/run.py $$peer "http://127.0.0.1:$$port" "$$work" || true
+	done
+	echo "== TCIA-API-SDK (Java)"
+	$(BENCH_VENV)/bin/python tests/peer_suites/run.py java "http://127.0.0.1:$$port" "$$work" "$${TCIA_SDK_JAVA_DIR:-/nonexistent}" | tail -5 || true
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .mypy_cache .pytest_cache .ruff_cache dist build

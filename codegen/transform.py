@@ -21,6 +21,7 @@ _FIELD_SCHEMAS: dict[str, dict[str, str]] = {
     "boolean": {"type": "boolean"},
     "date": {"type": "string", "customTypePath": "tcia_models._types.Date"},
     "datetime": {"type": "string", "customTypePath": "tcia_models._types.DateTime"},
+    "object": {"type": "object"},
 }
 
 # How each metadata `type` is written as a keyword argument annotation.
@@ -33,6 +34,7 @@ PARAMETER_ANNOTATIONS = {
     "boolean": "bool",
     "date": "datetime.date",
     "datetime": "datetime.datetime",
+    "object": "dict[str, object]",
 }
 
 # The formats that parse into models: the runtime's one registry of readers.
@@ -46,11 +48,16 @@ class Parameter:
     required: bool
     description: str
     type: str
+    repeated: bool = False
+    default: str | int | bool | None = None
+    """Sent when the caller gives nothing; the keyword is then optional and not ``None``."""
 
     @property
     def annotation(self) -> str:
         annotation = PARAMETER_ANNOTATIONS[self.type]
-        return annotation if self.required else f"{annotation} | None"
+        if self.repeated:
+            annotation = f"Sequence[{annotation}]"
+        return annotation if self.required or self.default is not None else f"{annotation} | None"
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,12 @@ class WireParameter:
     name: str
     wire_name: str
     date_format: str | None
+    criteria_type: str | None = None
+    value_field: str = "value"
+    value_offset: int = 0
+    separator: str | None = None
+    chunk_size: int | None = None
+    fill_value: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,8 @@ class GenerationWire:
     path: str
     parameters: tuple[WireParameter, ...]
     method: str
+    format_parameter: bool = True
+    rows: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,8 @@ class Query:
     model_description: str
     single_row: bool
     generations: tuple[GenerationWire, ...]
+    paging: tuple[str, str] | None = None
+    """(offset parameter, limit parameter): the query is also offered as an iterator."""
 
     @property
     def method_name(self) -> str:
@@ -93,8 +110,8 @@ class Query:
 
     @property
     def writes_file(self) -> bool:
-        """A ZIP or DICOM answer, streamed to a file rather than parsed."""
-        return self.formats in (("zip",), ("dicom",))
+        """A ZIP, DICOM or .tcia manifest answer, streamed to a file rather than parsed."""
+        return self.formats in (("zip",), ("dicom",), ("tcia",))
 
 
 def dicom_tag_hex(tag: str) -> str | None:
@@ -118,6 +135,8 @@ def model_schemas(documents: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         properties: dict[str, Any] = {}
         for attribute in document["attributes"]:
             field: dict[str, Any] = dict(_FIELD_SCHEMAS[attribute["type"]])
+            if attribute.get("repeated", False):
+                field = {"type": "array", "items": field}
             if attribute["description"]:
                 field["description"] = _one_newline_style(attribute["description"])
             tag = dicom_tag_hex(attribute["dicomTag"])
@@ -156,11 +175,30 @@ def _generations(document: Mapping[str, Any]) -> tuple[GenerationWire, ...]:
     wires: list[GenerationWire] = []
     for api, wire in offered_by(document).items():
         parameters = tuple(
-            WireParameter(name, spelling.get("name", name), spelling.get("dateFormat"))
+            WireParameter(
+                name,
+                spelling.get("name", name),
+                spelling.get("dateFormat"),
+                criteria_type=spelling.get("criteriaType"),
+                value_field=spelling.get("valueField", "value"),
+                value_offset=spelling.get("valueOffset", 0),
+                separator=spelling.get("separator"),
+                chunk_size=spelling.get("chunkSize"),
+                fill_value=spelling.get("fillValue"),
+            )
             for name, spelling in wire.get("parameters", {}).items()
         )
         path = wire.get("path", document["name"])
-        wires.append(GenerationWire(api, path, parameters, wire.get("method", "GET")))
+        wires.append(
+            GenerationWire(
+                api,
+                path,
+                parameters,
+                wire.get("method", "GET"),
+                format_parameter=wire.get("formatParameter", True),
+                rows=wire.get("rows"),
+            )
+        )
     return tuple(wires)
 
 
@@ -179,6 +217,8 @@ def queries(documents: Mapping[str, Any]) -> list[Query]:
                         required=p["required"],
                         description=p["description"],
                         type=p["type"],
+                        repeated=p.get("repeated", False),
+                        default=p.get("default"),
                     )
                     for p in document["queryParameters"]
                 ),
@@ -187,6 +227,11 @@ def queries(documents: Mapping[str, Any]) -> list[Query]:
                 model_description=model["description"] if model else "",
                 single_row=bool(model and model.get("cardinality", "many") == "one"),
                 generations=_generations(document),
+                paging=(
+                    (document["paging"]["offset"], document["paging"]["limit"])
+                    if "paging" in document
+                    else None
+                ),
             )
         )
     return result

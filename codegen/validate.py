@@ -38,6 +38,12 @@ def validate_documents(
             problems.append(
                 f"generations.json: $.default: {generations['default']!r}: no such generation"
             )
+        for server, spec in (generations or {}).get("servers", {}).items():
+            for api in spec["generations"]:
+                if api not in generations["generations"]:  # type: ignore[index]
+                    problems.append(
+                        f"generations.json: $.servers.{server}: {api!r}: no such generation"
+                    )
     if problems:
         raise CodegenError("invalid metadata, nothing written:\n  " + "\n  ".join(problems))
 
@@ -87,6 +93,9 @@ def _document_problems(query: str, document: Mapping[str, Any]) -> list[str]:
         problems.append(
             f"{query}: $.queryParameters: {name!r}: two parameters share this Python name"
         )
+    for role, name in document.get("paging", {}).items():
+        if name not in parameters:
+            problems.append(f"{query}: $.paging.{role}: {name!r}: no such parameter")
     attributes = [a["name"] for a in document["attributes"]]
     for name in _duplicates(attributes):
         problems.append(f"{query}: $.attributes: {name!r}: duplicate attribute name")

@@ -61,7 +61,10 @@ def test_one_query_subcommand_per_query_with_options_from_the_metadata() -> None
     listing = tcia("query", "--help").stdout
     for name, document in packaged_metadata().documents.items():
         assert (name in listing) == bool(document["attributes"]), name
-    assert "--api {bindaas,nbia-v1,nbia-v2,nbia-v4}" in tcia("query", "getSeries", "--help").stdout
+    assert (
+        "--api {bindaas,nbia-v1,nbia-v2,nbia-advanced,nbia-v4}"
+        in tcia("query", "getSeries", "--help").stdout
+    )
     series_help = tcia("query", "getSeries", "--help").stdout
     assert "--patient-id" in series_help and "--study-instance-uid" in series_help
     assert "Patient identifier, as getPatient returns it." in series_help

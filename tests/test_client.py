@@ -68,6 +68,8 @@ SAMPLE_ARGUMENTS: dict[str, Any] = {
     "date": datetime.date(2000, 1, 1),
     "from_date": datetime.date(2000, 1, 1),
     "series_instance_uid": COLONOGRAPHY,
+    "series_uid": COLONOGRAPHY,
+    "series_instance_uids": [COLONOGRAPHY],
 }
 
 

@@ -263,6 +263,7 @@ def _assert_declarations_only(module: ast.Module) -> None:
         "GenerationWire",
         "WireParameter",
         "ApiGeneration",
+        "ApiServer",
         "MappingProxyType",
         "Field",
         "ConfigDict",
@@ -279,6 +280,7 @@ def _assert_declarations_only(module: ast.Module) -> None:
                 "self._run_rows",
                 "self._run_one",
                 "self._run_to_file",
+                "self._iter_pages",
             }
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             assert node.func.id in allowed_calls, ast.dump(node)

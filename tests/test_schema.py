@@ -32,6 +32,17 @@ def test_snapshot_holds_the_seeds_queries_and_nbias() -> None:
         "getUpdatedSeries",
         "getSeriesMetaData",
         "getImageWithMD5Hash",
+        # NBIA v4's and the unversioned API's own (issue 13)
+        "getCollectionValuesAndCounts",
+        "getModalityValuesAndCounts",
+        "getBodyPartValuesAndCounts",
+        "getManufacturerValuesAndCounts",
+        "getCollectionDescriptions",
+        "getCollectionOrSeriesForDOI",
+        "getDicomTags",
+        "getSimpleSearch",
+        "getManifestForSimpleSearch",
+        "getSeriesMetadataList",
     }
     assert all("NBIA has no /metadata" in SNAPSHOT[name]["source"] for name in nbia_only)
     assert original == {

@@ -20,6 +20,7 @@ from ._exceptions import ServerError as ServerError
 from ._exceptions import StorageError as StorageError
 from ._exceptions import TCIAError as TCIAError
 from ._generated import *  # noqa: F403
+from ._html import html_to_text as html_to_text
 from ._model import TCIAModel as TCIAModel
 from ._model import dicom_tags as dicom_tags
 from ._plan import DownloadPlan as DownloadPlan

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 BASE_URL_ENV = "TCIA_BASE_URL"
 API_ENV = "TCIA_API"
+SERVER_ENV = "TCIA_SERVER"
 API_KEY_ENV = "TCIA_API_KEY"
 USERNAME_ENV = "TCIA_USERNAME"
 PASSWORD_ENV = "TCIA_PASSWORD"  # noqa: S105 (the name of a variable, not a password)

@@ -28,6 +28,7 @@ from ._constants import (
     DEFAULT_TIMEOUT,
     MAX_REDIRECTS,
     MIN_DOWNLOAD_RATE,
+    SERVER_ENV,
 )
 from ._exceptions import (
     APIConnectionError,
@@ -42,10 +43,10 @@ from ._exceptions import (
     TCIAError,
     excerpt,
 )
-from ._generated import DEFAULT_API, GENERATIONS, QUERIES
+from ._generated import DEFAULT_API, DEFAULT_SERVER, GENERATIONS, QUERIES, SERVERS
 from ._request import PreparedRequest, RequestBuilder, display_url, parse_base_url
 from ._retry import RetryPolicy
-from ._specs import ApiGeneration, HttpMethod, ModelT, QuerySpec
+from ._specs import ApiGeneration, ApiServer, HttpMethod, ModelT, QuerySpec
 from .parsing import parse_rows
 
 __all__ = ["ClientCore", "ClientIdentity", "Receive", "Redirect", "Relogin", "Retry", "Step"]
@@ -53,6 +54,7 @@ __all__ = ["ClientCore", "ClientIdentity", "Receive", "Redirect", "Relogin", "Re
 log = logging.getLogger("tcia_models")
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_NOT_GRANTED = "has not been granted the access"
 ERROR_BODY_LIMIT = 64 * 1024
 """Bytes of an error response that are read (for its excerpt); the rest is never fetched."""
 
@@ -85,6 +87,19 @@ Step = Receive | Redirect | Relogin | Retry
 Hashes = Literal["required", "if listed", "none"]
 
 
+def _server(name: str, api: str) -> ApiServer:
+    server = SERVERS.get(name)
+    if server is None:
+        known = ", ".join(map(repr, SERVERS))
+        raise InvalidParameterError(f"server={name!r} is not one of {known}")
+    if api not in server.generations:
+        offered = ", ".join(repr(g) for g in server.generations)
+        raise InvalidParameterError(
+            f"server={name!r} does not serve api={api!r}; it serves {offered}"
+        )
+    return server
+
+
 def _timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:
     config = (
         timeout
@@ -105,6 +120,7 @@ class ClientCore:
         *,
         api: str | None,
         base_url: str | None,
+        server: str | None = None,
         api_key: str | None,
         username: str | None,
         password: str | None,
@@ -130,8 +146,9 @@ class ClientCore:
         self.timeout = _timeout(timeout)
         self.deadline = float(deadline)
         self.max_response_size = max_response_size
+        self.server = _server(server or os.environ.get(SERVER_ENV) or DEFAULT_SERVER, name)
         self.base = parse_base_url(
-            base_url or os.environ.get(BASE_URL_ENV) or self.generation.base_url
+            base_url or os.environ.get(BASE_URL_ENV) or self.server_base_url()
         )
         self.base_url = str(self.base)
         self.credentials = Credentials(
@@ -144,6 +161,13 @@ class ClientCore:
     def api(self) -> str:
         return self.generation.name
 
+    def server_base_url(self) -> str:
+        """The generation's base URL on the chosen server (NLST: the same path, its own host)."""
+        if self.server.origin is None:
+            return self.generation.base_url
+        path = httpx.URL(self.generation.base_url).path
+        return self.server.origin + path
+
     @property
     def token(self) -> TokenState | None:
         return self.credentials.token
@@ -154,6 +178,11 @@ class ClientCore:
         self, spec: QuerySpec[Any], arguments: Mapping[str, object], format: str
     ) -> PreparedRequest:
         return self.builder.prepare(spec, arguments, format)
+
+    def prepare_all(
+        self, spec: QuerySpec[Any], arguments: Mapping[str, object], format: str
+    ) -> list[PreparedRequest]:
+        return self.builder.prepare_all(spec, arguments, format)
 
     def prepare_raw(
         self,
@@ -300,7 +329,14 @@ class ClientCore:
         query = request.query
         retried = self.retry.after()
         error_type: type[APIStatusError]
-        if status == 400:
+        if status == 400 and _NOT_GRANTED in shown_body:
+            # NBIA v4 answers an unknown (or not public) series with 400 and this text.
+            error_type, advice = (
+                NotFoundError,
+                "no such public series here: check the SeriesInstanceUID (NLST's series are "
+                "on server='nlst')",
+            )
+        elif status == 400:
             error_type, advice = (
                 BadRequestError,
                 "check the parameters against the query's metadata",
@@ -366,7 +402,15 @@ class ClientCore:
         self, spec: QuerySpec[ModelT], request: PreparedRequest, content: bytes | bytearray
     ) -> list[ModelT]:
         assert spec.model is not None
-        return parse_rows(spec.model, content, request.format, query=spec.name, redact=self.redact)
+        wire = spec.wire(self.api)
+        return parse_rows(
+            spec.model,
+            content,
+            request.format,
+            query=spec.name,
+            redact=self.redact,
+            rows_key=wire.rows if wire is not None else None,
+        )
 
     def one(
         self, spec: QuerySpec[ModelT], request: PreparedRequest, content: bytes | bytearray
@@ -414,6 +458,11 @@ class ClientIdentity:
     def api(self) -> str:
         """The API generation this client speaks (``nbia-v4``, ``bindaas``, ...)."""
         return self._core.api
+
+    @property
+    def server(self) -> str:
+        """The host this client speaks to by default (``tcia``, or ``nlst`` for NLST's own)."""
+        return self._core.server.name
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(api={self.api!r}, base_url={display_url(self.base_url)!r})"

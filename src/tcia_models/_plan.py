@@ -18,7 +18,7 @@ from typing import Any, cast
 from pydantic import BaseModel
 
 from ._download import Expected, SeriesTarget
-from ._exceptions import InvalidParameterError, StorageError
+from ._exceptions import InvalidParameterError, StorageError, TCIAError
 from .layouts import Layout
 
 __all__ = ["DownloadPlan", "PlannedSeries", "Shard", "human_bytes"]
@@ -95,6 +95,8 @@ class PlannedSeries:
     row: Row = field(default_factory=dict[str, Any])
     """Its metadata, as far as known (for the layout, the sidecar and the licences)."""
     source: str = "nbia"
+    failure: TCIAError | None = None
+    """Why the series cannot be downloaded, learnt while planning (no such series, say)."""
 
 
 def _row_of(item: object) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,11 @@ class SyncQueryRunner(abc.ABC):
         self, spec: QuerySpec[Any], arguments: Mapping[str, object], path: str | os.PathLike[str]
     ) -> Path: ...
 
+    @abc.abstractmethod
+    def _iter_pages(
+        self, spec: QuerySpec[ModelT], arguments: Mapping[str, object], format: str
+    ) -> Iterator[ModelT]: ...
+
 
 class AsyncQueryRunner(abc.ABC):
     @abc.abstractmethod
@@ -45,3 +50,8 @@ class AsyncQueryRunner(abc.ABC):
     async def _run_to_file(
         self, spec: QuerySpec[Any], arguments: Mapping[str, object], path: str | os.PathLike[str]
     ) -> Path: ...
+
+    @abc.abstractmethod
+    def _iter_pages(
+        self, spec: QuerySpec[ModelT], arguments: Mapping[str, object], format: str
+    ) -> AsyncIterator[ModelT]: ...

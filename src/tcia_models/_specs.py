@@ -9,6 +9,7 @@ from ._model import TCIAModel
 
 __all__ = [
     "ApiGeneration",
+    "ApiServer",
     "AuthKind",
     "GenerationWire",
     "HttpMethod",
@@ -33,6 +34,10 @@ class ParameterSpec:
     required: bool
     description: str
     type: str
+    repeated: bool = False
+    """True when the parameter takes a list of values."""
+    default: str | int | bool | None = None
+    """Sent when the caller gives nothing (NBIA's search paging and sort fields)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,17 @@ class WireParameter:
     wire_name: str
     date_format: str | None = None
     """strftime format of a date parameter."""
+    criteria_type: str | None = None
+    """NBIA's criteria-indexed form: sent as ``criteriaType<i>=<this>`` and ``<value_field><i>``."""
+    value_field: str = "value"
+    value_offset: int = 0
+    """Added to an integer before it is sent."""
+    separator: str | None = None
+    """A repeated parameter is sent as one field, its values joined by this."""
+    chunk_size: int | None = None
+    """At most this many values per request; the client splits longer lists."""
+    fill_value: str | None = None
+    """ISO date (or text) sent when this field is missing but its criteria slot is used."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +72,10 @@ class GenerationWire:
     parameters: tuple[WireParameter, ...] = ()
     method: HttpMethod = "GET"
     """``POST`` sends the parameters as a form (NBIA's search and bulk metadata queries)."""
+    format_parameter: bool = True
+    """False when the generation takes no ``format=`` (it answers in one format only)."""
+    rows: str | None = None
+    """The key holding the rows when the answer is one JSON object (``resultSet``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +93,18 @@ class ApiGeneration:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiServer:
+    """A host serving TCIA's API (the public archive, NLST's own NBIA), as data."""
+
+    name: str
+    description: str
+    generations: tuple[str, ...]
+    origin: str | None = None
+    """``scheme://host`` replacing the origin of each generation's base URL; ``None``: each
+    generation's own."""
+
+
+@dataclass(frozen=True, slots=True)
 class QuerySpec(Generic[ModelT]):
     name: str
     """The wire name, e.g. ``getSeries``."""
@@ -86,6 +118,8 @@ class QuerySpec(Generic[ModelT]):
     """True when the query answers with exactly one row (an aggregate such as getSeriesSize)."""
     generations: tuple[GenerationWire, ...] = ()
     """The API generations that offer the query."""
+    paging: tuple[str, str] | None = None
+    """(offset, limit) parameters when the answer comes a page at a time."""
 
     def wire(self, api: str) -> GenerationWire | None:
         return next((g for g in self.generations if g.api == api), None)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ._constants import DEFAULT_CONCURRENCY
-from ._generated.generations import DEFAULT_API, GENERATIONS
+from ._generated.generations import DEFAULT_API, DEFAULT_SERVER, GENERATIONS, SERVERS
 from ._generated.queries import QUERIES
 from ._model import TCIAModel
 from ._specs import QuerySpec
@@ -47,6 +47,11 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
         "--api",
         choices=list(GENERATIONS),
         help=f"the API generation (default: $TCIA_API, or {DEFAULT_API})",
+    )
+    parser.add_argument(
+        "--server",
+        choices=list(SERVERS),
+        help=f"the host (default: $TCIA_SERVER, or {DEFAULT_SERVER}; nlst: NLST's own NBIA)",
     )
     parser.add_argument(
         "--base-url", help="the API's base URL (default: $TCIA_BASE_URL, or the generation's)"
@@ -97,12 +102,17 @@ def _build_parser() -> argparse.ArgumentParser:
         )
         sub.set_defaults(spec=spec)
         for parameter in spec.parameters:
+            repeated = " (repeatable)" if parameter.repeated else ""
+            default = f" (default: {parameter.default})" if parameter.default is not None else ""
             sub.add_argument(
                 f"--{parameter.python_name.replace('_', '-')}",
                 dest=parameter.python_name,
                 required=parameter.required,
                 type=_PARAMETER_TYPES.get(parameter.type, str),
-                help=f"{parameter.description} ({_requirement(parameter.required)})",
+                action="append" if parameter.repeated else "store",
+                default=parameter.default,
+                help=f"{parameter.description} ({_requirement(parameter.required)}){repeated}"
+                f"{default}",
             )
         sub.add_argument(
             "--format",
@@ -271,7 +281,9 @@ def safe_text(value: str) -> str:
 def _client(args: argparse.Namespace) -> Any:
     from ._sync.client import TCIAClient
 
-    return TCIAClient(api=args.api, api_key=args.api_key, base_url=args.base_url)
+    return TCIAClient(
+        api=args.api, server=args.server, api_key=args.api_key, base_url=args.base_url
+    )
 
 
 def _query(args: argparse.Namespace) -> int:
@@ -393,7 +405,7 @@ def _download(args: argparse.Namespace) -> int:
 
     async def run() -> tuple[Any, list[Any]]:
         async with AsyncTCIAClient(
-            api=args.api, api_key=args.api_key, base_url=args.base_url
+            api=args.api, server=args.server, api_key=args.api_key, base_url=args.base_url
         ) as tcia:
             plan = await tcia.plan_downloads(
                 uids,

@@ -268,3 +268,7 @@ def _remember(samples: dict[str, Any], rows: list[Any]) -> None:
             value = getattr(row, name, None)
             if value is not None:
                 samples.setdefault(argument, value)
+    series = samples.get("series_instance_uid")
+    if series is not None:  # the same series, as getDicomTags and v4's bulk metadata take it
+        samples.setdefault("series_uid", series)
+        samples.setdefault("series_instance_uids", [series])

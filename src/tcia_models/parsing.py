@@ -15,9 +15,10 @@ import csv
 import functools
 import gc
 import io
+import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Generator, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -46,6 +47,13 @@ def _read_json(adapter: TypeAdapter[list[Any]], body: Body) -> list[Any]:
     return adapter.validate_json(body)
 
 
+def _read_json_member(key: str, adapter: TypeAdapter[list[Any]], body: Body) -> list[Any]:
+    document = json.loads(body)
+    if not isinstance(document, dict):
+        raise ValueError(f"the answer is not a JSON object holding {key!r}")
+    return adapter.validate_python(cast("dict[str, Any]", document).get(key) or [])
+
+
 def _read_csv(adapter: TypeAdapter[list[Any]], body: Body) -> list[Any]:
     text = _text(body)
     if text[:1024].lstrip().startswith("<"):  # a look at the start, not a copy of the body
@@ -70,7 +78,7 @@ def _read_xml(adapter: TypeAdapter[list[Any]], body: Body) -> list[Any]:
 READERS: Mapping[str, RowReader] = {"json": _read_json, "csv": _read_csv, "xml": _read_xml}
 """Format name (as the API's ``format=`` spells it) -> its reader."""
 
-_NOT_THE_FORMAT = (ET.ParseError, csv.Error, UnicodeDecodeError)
+_NOT_THE_FORMAT = (ET.ParseError, csv.Error, UnicodeDecodeError, ValueError)
 
 
 def _text(body: Body) -> str:
@@ -104,8 +112,12 @@ def parse_rows(
     *,
     query: str | None = None,
     redact: Callable[[str], str] | None = None,
+    rows_key: str | None = None,
 ) -> list[ModelT]:
-    """``parse``, with the client's redaction of secrets applied to anything an error shows."""
+    """``parse``, with the client's redaction of secrets applied to anything an error shows.
+
+    ``rows_key``: the answer is one JSON object holding the rows under this key (NBIA's
+    search summary, ``resultSet``)."""
     reader = READERS.get(format)
     if reader is None:
         raise InvalidParameterError(
@@ -116,6 +128,8 @@ def parse_rows(
     hide = redact or unchanged
     label = query or model.__name__
     pause = _gc_paused() if len(body) > _PAUSE_GC_ABOVE else contextlib.nullcontext()
+    if rows_key is not None and format == "json":
+        reader = functools.partial(_read_json_member, rows_key)
     try:
         with pause:
             return reader(_rows_adapter(model), body)

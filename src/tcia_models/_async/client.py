@@ -9,6 +9,7 @@ made in ``ClientCore`` and every loop is written here, once.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -38,10 +39,11 @@ from .._download import (
     SeriesTarget,
 )
 from .._exceptions import APIStatusError, InvalidParameterError, ResponseFormatError
-from .._generated import ApiName, AsyncQueries
+from .._generated import ApiName, AsyncQueries, ServerName
 from .._model import TCIAModel
 from .._plan import DownloadPlan, Shard, rows_of
 from .._progress import ProgressBar
+from .._references import referenced_series
 from .._report import write_sidecar
 from .._request import PreparedRequest
 from .._specs import HttpMethod, ModelT, QuerySpec
@@ -49,6 +51,8 @@ from ..layouts import Layout
 from . import downloads
 
 __all__ = ["AsyncTCIAClient"]
+
+log = logging.getLogger("tcia_models")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -58,16 +62,18 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
     """A typed client for TCIA's REST API: one method per query, typed results.
 
     ``async with AsyncTCIAClient() as tcia: await tcia.get_series(collection="TCGA-GBM")``.
-    The API generation, key and base URL default to ``TCIA_API``, ``TCIA_API_KEY`` and
-    ``TCIA_BASE_URL``. One connection pool serves every call; 429, 5xx and broken connections
-    are retried with backoff; a response may grow to ``max_response_size`` bytes and must be
-    complete within ``deadline`` seconds.
+    The API generation, server, key and base URL default to ``TCIA_API``, ``TCIA_SERVER``,
+    ``TCIA_API_KEY`` and ``TCIA_BASE_URL``; ``server="nlst"`` speaks to NLST's own NBIA host.
+    One connection pool serves every call; 429, 5xx and broken connections are retried with
+    backoff; a response may grow to ``max_response_size`` bytes and must be complete within
+    ``deadline`` seconds.
     """
 
     def __init__(
         self,
         *,
         api: ApiName | None = None,
+        server: ServerName | None = None,
         api_key: str | None = None,
         base_url: str | None = None,
         username: str | None = None,
@@ -80,6 +86,7 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
     ) -> None:
         self._core = ClientCore(
             api=api,
+            server=server,
             base_url=base_url,
             api_key=api_key,
             username=username,
@@ -258,9 +265,34 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
     async def _run_rows(
         self, spec: QuerySpec[ModelT], arguments: Mapping[str, object], format: str
     ) -> list[ModelT]:
-        request = self._core.prepare(spec, arguments, format)
-        body = await self._exchange(request, BufferSink(), self._core.limit(request))
-        return self._core.rows(spec, request, body)
+        rows: list[ModelT] = []
+        for request in self._core.prepare_all(spec, arguments, format):  # chunks, in order
+            body = await self._exchange(request, BufferSink(), self._core.limit(request))
+            rows += self._core.rows(spec, request, body)
+        return rows
+
+    async def _iter_pages(
+        self, spec: QuerySpec[ModelT], arguments: Mapping[str, object], format: str
+    ) -> AsyncIterator[ModelT]:
+        """Every row of every page: the offset moves by the page size until a page comes back
+        short. No offset past the end is asked for (NBIA's search fails with a 500 there)."""
+        assert spec.paging is not None
+        offset_name, limit_name = spec.paging
+        limit = arguments.get(limit_name)
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise InvalidParameterError(
+                f"{spec.method_name}(): {limit_name} (the page size) must be a whole "
+                f"number of 1 or more, not {limit!r}",
+                query=spec.name,
+            )
+        offset = 0
+        while True:
+            page = await self._run_rows(spec, {**arguments, offset_name: offset}, format)
+            for row in page:
+                yield row
+            if len(page) < limit:
+                return
+            offset += limit
 
     async def _run_one(
         self, spec: QuerySpec[ModelT], arguments: Mapping[str, object], format: str
@@ -287,6 +319,18 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
         """The response body of any query in any format (``"html"`` included), unparsed."""
         request = self._core.prepare_raw(query, params, format, method)
         return bytes(await self._exchange(request, BufferSink(), self._core.limit(request)))
+
+    # Built on the queries ---------------------------------------------------------------------
+
+    async def get_referenced_series(self, *, series_instance_uid: str) -> list[str]:
+        """The series a SEG or RTSTRUCT series is drawn on (their SeriesInstanceUIDs), read
+        from its DICOM header (getDicomTags: NBIA v4 or the unversioned API).
+
+        Raises ``InvalidParameterError`` for a series of another modality, ``NotFoundError``
+        for a series the server does not hold.
+        """
+        rows = await self.get_dicom_tags(series_uid=series_instance_uid)
+        return referenced_series(series_instance_uid, rows)
 
     # Downloads ------------------------------------------------------------------------------
 

@@ -11,33 +11,51 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .body_part_count import BodyPartCount
     from .body_part_examined import BodyPartExamined
     from .collection import Collection
+    from .collection_count import CollectionCount
+    from .collection_description import CollectionDescription
+    from .dicom_tag import DicomTag
+    from .doi_content import DOIContent
     from .formats import TabularFormat
-    from .generations import ApiName, DEFAULT_API, GENERATIONS
+    from .generations import ApiName, DEFAULT_API, DEFAULT_SERVER, GENERATIONS, SERVERS, ServerName
     from .manufacturer import Manufacturer
+    from .manufacturer_count import ManufacturerCount
     from .methods import AsyncQueries, SyncQueries
     from .modality import Modality
+    from .modality_count import ModalityCount
     from .patient import Patient
     from .patient_identifier import PatientIdentifier
+    from .patient_search_result import PatientSearchResult
     from .patient_study import PatientStudy
     from .queries import QUERIES
     from .series import Series
     from .series_metadata import SeriesMetadata
+    from .series_metadata_v4 import SeriesMetadataV4
     from .series_size import SeriesSize
     from .sop_instance import SOPInstance
 
 _MODULES = {
+    "BodyPartCount": "body_part_count",
     "BodyPartExamined": "body_part_examined",
     "Collection": "collection",
+    "CollectionCount": "collection_count",
+    "CollectionDescription": "collection_description",
+    "DOIContent": "doi_content",
+    "DicomTag": "dicom_tag",
     "Manufacturer": "manufacturer",
+    "ManufacturerCount": "manufacturer_count",
     "Modality": "modality",
+    "ModalityCount": "modality_count",
     "Patient": "patient",
     "PatientIdentifier": "patient_identifier",
+    "PatientSearchResult": "patient_search_result",
     "PatientStudy": "patient_study",
     "SOPInstance": "sop_instance",
     "Series": "series",
     "SeriesMetadata": "series_metadata",
+    "SeriesMetadataV4": "series_metadata_v4",
     "SeriesSize": "series_size",
     "QUERIES": "queries",
     "AsyncQueries": "methods",
@@ -45,20 +63,32 @@ _MODULES = {
     "ApiName": "generations",
     "DEFAULT_API": "generations",
     "GENERATIONS": "generations",
+    "ServerName": "generations",
+    "DEFAULT_SERVER": "generations",
+    "SERVERS": "generations",
     "TabularFormat": "formats",
 }
 
 __all__ = [
+    "BodyPartCount",
     "BodyPartExamined",
     "Collection",
+    "CollectionCount",
+    "CollectionDescription",
+    "DOIContent",
+    "DicomTag",
     "Manufacturer",
+    "ManufacturerCount",
     "Modality",
+    "ModalityCount",
     "Patient",
     "PatientIdentifier",
+    "PatientSearchResult",
     "PatientStudy",
     "SOPInstance",
     "Series",
     "SeriesMetadata",
+    "SeriesMetadataV4",
     "SeriesSize",
     "QUERIES",
     "AsyncQueries",
@@ -66,6 +96,9 @@ __all__ = [
     "ApiName",
     "DEFAULT_API",
     "GENERATIONS",
+    "ServerName",
+    "DEFAULT_SERVER",
+    "SERVERS",
     "TabularFormat",
 ]
 

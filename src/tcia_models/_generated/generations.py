@@ -7,16 +7,18 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final, Literal
 
-from tcia_models._specs import ApiGeneration
+from tcia_models._specs import ApiGeneration, ApiServer
 
-ApiName = Literal["bindaas", "nbia-v1", "nbia-v2", "nbia-v4"]
+ApiName = Literal["bindaas", "nbia-v1", "nbia-v2", "nbia-advanced", "nbia-v4"]
 DEFAULT_API: Final[ApiName] = "nbia-v4"
+ServerName = Literal["tcia", "nlst"]
+DEFAULT_SERVER: Final[ServerName] = "tcia"
 
 GENERATIONS: Mapping[str, ApiGeneration] = MappingProxyType(
     {
         "bindaas": ApiGeneration(
             name="bindaas",
-            description="TCIA's original REST API (Bindaas), as the usage guide v1 describes it: an API key in the api_key header. The bundled test server's main layout.",
+            description="TCIA's original REST API (Bindaas), as the usage guide v1 describes it: an API key in the api_key header. Its later layouts (services/v1..v4/TCIA/query, with shared lists under services/<v>/SharedList/query) answer the same queries. The bundled test server's main layout.",
             base_url="https://services.cancerimagingarchive.net/services/TCIA/TCIA/query",
             auth="api_key",
         ),
@@ -36,11 +38,37 @@ GENERATIONS: Mapping[str, ApiGeneration] = MappingProxyType(
             guest_username="nbia_guest",
             guest_password="",
         ),
+        "nbia-advanced": ApiGeneration(
+            name="nbia-advanced",
+            description='NBIA\'s unversioned ("advanced") API at nbia-api/services/<query>: the search, value-and-count and DICOM-tag queries nbiatoolkit calls, with an OAuth bearer token (the public guest account when no credentials are given).',
+            base_url="https://services.cancerimagingarchive.net/nbia-api/services",
+            auth="oauth",
+            token_path="../oauth/token",
+            client_id="NBIA",
+            guest_username="nbia_guest",
+            guest_password="",
+        ),
         "nbia-v4": ApiGeneration(
             name="nbia-v4",
             description="NBIA API v4 (2025): public collections, no login; what TCIA's own client (tcia_utils) uses today. Rejects unknown query parameters.",
             base_url="https://nbia.cancerimagingarchive.net/nbia-api/services/v4",
             auth="none",
+        ),
+    }
+)
+
+SERVERS: Mapping[str, ApiServer] = MappingProxyType(
+    {
+        "tcia": ApiServer(
+            name="tcia",
+            description="TCIA's public archive: every generation at its own base URL.",
+            generations=("bindaas", "nbia-v1", "nbia-v2", "nbia-advanced", "nbia-v4",),
+        ),
+        "nlst": ApiServer(
+            name="nlst",
+            description="The National Lung Screening Trial's own NBIA host (NLST is too large for the main one, whose UIDs it does not share): the NBIA generations, same paths, another host.",
+            generations=("nbia-v1", "nbia-v2", "nbia-advanced", "nbia-v4",),
+            origin="https://nlst.cancerimagingarchive.net",
         ),
     }
 )

@@ -5,39 +5,59 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
 from tcia_models._runner import AsyncQueryRunner, SyncQueryRunner
 
+from .body_part_count import BodyPartCount
 from .body_part_examined import BodyPartExamined
 from .collection import Collection
+from .collection_count import CollectionCount
+from .collection_description import CollectionDescription
+from .doi_content import DOIContent
+from .dicom_tag import DicomTag
 from .manufacturer import Manufacturer
+from .manufacturer_count import ManufacturerCount
 from .modality import Modality
+from .modality_count import ModalityCount
 from .patient import Patient
 from .patient_identifier import PatientIdentifier
+from .patient_search_result import PatientSearchResult
 from .patient_study import PatientStudy
 from .sop_instance import SOPInstance
 from .series import Series
 from .series_metadata import SeriesMetadata
+from .series_metadata_v4 import SeriesMetadataV4
 from .series_size import SeriesSize
 from .queries import (
     CONTENTS_BY_NAME,
     NEW_PATIENTS_IN_COLLECTION,
     NEW_STUDIES_IN_PATIENT_COLLECTION,
     GET_BODY_PART_VALUES,
+    GET_BODY_PART_VALUES_AND_COUNTS,
+    GET_COLLECTION_DESCRIPTIONS,
+    GET_COLLECTION_OR_SERIES_FOR_DOI,
     GET_COLLECTION_VALUES,
+    GET_COLLECTION_VALUES_AND_COUNTS,
+    GET_DICOM_TAGS,
     GET_IMAGE,
     GET_IMAGE_WITH_MD5_HASH,
+    GET_MANIFEST_FOR_SIMPLE_SEARCH,
     GET_MANUFACTURER_VALUES,
+    GET_MANUFACTURER_VALUES_AND_COUNTS,
     GET_MODALITY_VALUES,
+    GET_MODALITY_VALUES_AND_COUNTS,
     GET_PATIENT,
     GET_PATIENT_BY_COLLECTION_AND_MODALITY,
     GET_PATIENT_STUDY,
     GET_SOP_INSTANCE_UIDS,
     GET_SERIES,
     GET_SERIES_META_DATA,
+    GET_SERIES_METADATA_LIST,
     GET_SERIES_SIZE,
+    GET_SIMPLE_SEARCH,
     GET_SINGLE_IMAGE,
     GET_UPDATED_SERIES,
 )
@@ -128,6 +148,64 @@ class SyncQueries(SyncQueryRunner):
         """
         return self._run_rows(GET_BODY_PART_VALUES, {"Collection": collection, "BodyPartExamined": body_part_examined, "Modality": modality}, format)
 
+    def get_body_part_values_and_counts(
+        self,
+        *,
+        collection: str | None = None,
+        modality: str | None = None,
+        format: Literal["json"] = "json",
+    ) -> list[BodyPartCount]:
+        """Set of body parts, each with its number of patients, filtered by query keys.
+
+        Returns a list of ``BodyPartCount``: One BodyPartExamined value and how many patients have it.
+
+        Args:
+            collection: Collection name, as getCollectionValues returns it. (wire name ``Collection``)
+            modality: Modality (CT, MR, ...), as getModalityValues returns it. (wire name ``Modality``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getBodyPartValuesAndCounts``.
+        """
+        return self._run_rows(GET_BODY_PART_VALUES_AND_COUNTS, {"Collection": collection, "Modality": modality}, format)
+
+    def get_collection_descriptions(
+        self,
+        *,
+        collection_name: str | None = None,
+        format: Literal["json"] = "json",
+    ) -> list[CollectionDescription]:
+        """Set of collection descriptions (HTML) with their DOIs, filtered by query keys.
+
+        Returns a list of ``CollectionDescription``: A collection's description as TCIA publishes it: HTML text and its DOI.
+
+        Args:
+            collection_name: Collection name, exactly as getCollectionValues returns it (case matters); all collections with a description when absent. (wire name ``collectionName``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getCollectionDescriptions``.
+        """
+        return self._run_rows(GET_COLLECTION_DESCRIPTIONS, {"collectionName": collection_name}, format)
+
+    def get_collection_or_series_for_doi(
+        self,
+        *,
+        doi: str | None = None,
+        collection_or_series: str | None = None,
+        format: Literal["json"] = "json",
+    ) -> list[DOIContent]:
+        """Set of collections (or series) published under a DOI.
+
+        Returns a list of ``DOIContent``: A collection, or one of its series, published under a DOI.
+
+        Args:
+            doi: The DOI URL exactly as DataDescriptionURI gives it (https://doi.org/10.7937/...); every DOI when absent. (wire name ``DOI``)
+            collection_or_series: series: one row per series; anything else: one row per collection. (wire name ``CollectionOrSeries``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getCollectionOrSeriesForDOI``.
+        """
+        return self._run_rows(GET_COLLECTION_OR_SERIES_FOR_DOI, {"DOI": doi, "CollectionOrSeries": collection_or_series}, format)
+
     def get_collection_values(
         self,
         *,
@@ -143,6 +221,40 @@ class SyncQueries(SyncQueryRunner):
         Wire query: ``getCollectionValues``.
         """
         return self._run_rows(GET_COLLECTION_VALUES, {}, format)
+
+    def get_collection_values_and_counts(
+        self,
+        *,
+        format: Literal["json"] = "json",
+    ) -> list[CollectionCount]:
+        """Set of collections, each with its number of patients.
+
+        Returns a list of ``CollectionCount``: One Collection value and how many patients have it.
+
+        Args:
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getCollectionValuesAndCounts``.
+        """
+        return self._run_rows(GET_COLLECTION_VALUES_AND_COUNTS, {}, format)
+
+    def get_dicom_tags(
+        self,
+        *,
+        series_uid: str,
+        format: Literal["json"] = "json",
+    ) -> list[DicomTag]:
+        """The DICOM header of a series' first image, one row per element (sequences opened and closed, pixel data left out).
+
+        Returns a list of ``DicomTag``: One element of a DICOM header, as NBIA prints it.
+
+        Args:
+            series_uid: Required. Series Instance UID of the series. (wire name ``SeriesUID``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getDicomTags``.
+        """
+        return self._run_rows(GET_DICOM_TAGS, {"SeriesUID": series_uid}, format)
 
     def get_image(
         self,
@@ -184,6 +296,48 @@ class SyncQueries(SyncQueryRunner):
         """
         return self._run_to_file(GET_IMAGE_WITH_MD5_HASH, {"SeriesInstanceUID": series_instance_uid}, path)
 
+    def get_manifest_for_simple_search(
+        self,
+        *,
+        start: int = 0,
+        size: int = 1000000,
+        sort_field: str = "subject",
+        sort_direction: str = "ascending",
+        collections: Sequence[str] | None = None,
+        species: Sequence[str] | None = None,
+        modalities: Sequence[str] | None = None,
+        body_parts: Sequence[str] | None = None,
+        manufacturers: Sequence[str] | None = None,
+        patients: Sequence[str] | None = None,
+        from_date: datetime.date | None = None,
+        to_date: datetime.date | None = None,
+        min_studies: int | None = None,
+        path: str | os.PathLike[str],
+    ) -> Path:
+        """A .tcia manifest (for NBIA Data Retriever) of every series of the patients a simple search matches.
+
+        Streams the .tcia manifest to ``path`` and returns that path.
+
+        Args:
+            collections: Patients in any of these collections. (wire name ``collections``)
+            species: Patients of any of these species, as SNOMED codes: 337915000 (human), 447612001 (mouse), 448771007 (dog). (wire name ``species``)
+            modalities: Patients with a series of any of these modalities (CT, MR, ...). (wire name ``modalities``)
+            body_parts: Patients with a series of any of these body parts examined. (wire name ``bodyParts``)
+            manufacturers: Patients with a series from any of these manufacturers. (wire name ``manufacturers``)
+            patients: Only these patients (PatientID). (wire name ``patients``)
+            from_date: Series released (made public) on or after this date. (wire name ``fromDate``)
+            to_date: Series released on or before this date. (wire name ``toDate``)
+            min_studies: Patients with at least this many studies. (wire name ``minStudies``)
+            start: The first patient of the page (0-based). Default: 0. (wire name ``start``)
+            size: Patients per page. Default: 1000000. (wire name ``size``)
+            sort_field: subject, collection, study, series, totalNumberOfStudies or totalNumberOfSeries (anything else sorts by collection). Default: 'subject'. (wire name ``sortField``)
+            sort_direction: ascending, or anything else for descending. Default: 'ascending'. (wire name ``sortDirection``)
+            path: Where to write it.
+
+        Wire query: ``getManifestForSimpleSearch``.
+        """
+        return self._run_to_file(GET_MANIFEST_FOR_SIMPLE_SEARCH, {"collections": collections, "species": species, "modalities": modalities, "bodyParts": body_parts, "manufacturers": manufacturers, "patients": patients, "fromDate": from_date, "toDate": to_date, "minStudies": min_studies, "start": start, "size": size, "sortField": sort_field, "sortDirection": sort_direction}, path)
+
     def get_manufacturer_values(
         self,
         *,
@@ -206,6 +360,28 @@ class SyncQueries(SyncQueryRunner):
         """
         return self._run_rows(GET_MANUFACTURER_VALUES, {"Collection": collection, "BodyPartExamined": body_part_examined, "Modality": modality}, format)
 
+    def get_manufacturer_values_and_counts(
+        self,
+        *,
+        collection: str | None = None,
+        modality: str | None = None,
+        body_part_examined: str | None = None,
+        format: Literal["json"] = "json",
+    ) -> list[ManufacturerCount]:
+        """Set of manufacturers, each with its number of patients, filtered by query keys.
+
+        Returns a list of ``ManufacturerCount``: One Manufacturer value and how many patients have it.
+
+        Args:
+            collection: Collection name, as getCollectionValues returns it. (wire name ``Collection``)
+            modality: Modality (CT, MR, ...), as getModalityValues returns it. (wire name ``Modality``)
+            body_part_examined: Body part examined, as getBodyPartValues returns it. (wire name ``BodyPartExamined``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getManufacturerValuesAndCounts``.
+        """
+        return self._run_rows(GET_MANUFACTURER_VALUES_AND_COUNTS, {"Collection": collection, "Modality": modality, "BodyPartExamined": body_part_examined}, format)
+
     def get_modality_values(
         self,
         *,
@@ -227,6 +403,26 @@ class SyncQueries(SyncQueryRunner):
         Wire query: ``getModalityValues``.
         """
         return self._run_rows(GET_MODALITY_VALUES, {"Collection": collection, "BodyPartExamined": body_part_examined, "Modality": modality}, format)
+
+    def get_modality_values_and_counts(
+        self,
+        *,
+        collection: str | None = None,
+        body_part_examined: str | None = None,
+        format: Literal["json"] = "json",
+    ) -> list[ModalityCount]:
+        """Set of modalities, each with its number of patients, filtered by query keys.
+
+        Returns a list of ``ModalityCount``: One Modality value and how many patients have it.
+
+        Args:
+            collection: Collection name, as getCollectionValues returns it. (wire name ``Collection``)
+            body_part_examined: Body part examined, as getBodyPartValues returns it. (wire name ``BodyPartExamined``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getModalityValuesAndCounts``.
+        """
+        return self._run_rows(GET_MODALITY_VALUES_AND_COUNTS, {"Collection": collection, "BodyPartExamined": body_part_examined}, format)
 
     def get_patient(
         self,
@@ -358,6 +554,24 @@ class SyncQueries(SyncQueryRunner):
         """
         return self._run_rows(GET_SERIES_META_DATA, {"SeriesInstanceUID": series_instance_uid}, format)
 
+    def get_series_metadata_list(
+        self,
+        *,
+        series_instance_uids: Sequence[str],
+        format: Literal["json", "csv"] = "json",
+    ) -> list[SeriesMetadataV4]:
+        """Everything NBIA v4 knows about many series at once (POST getSeriesMetadata with list=uid,uid,...).
+
+        Returns a list of ``SeriesMetadataV4``: An object that describes one series in full, as NBIA v4's getSeriesMetadata sends it.
+
+        Args:
+            series_instance_uids: Required. The series (any number: the client sends 10 000 a request). Unknown ones are left out. (wire name ``SeriesInstanceUIDs``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getSeriesMetadataList``.
+        """
+        return self._run_rows(GET_SERIES_METADATA_LIST, {"SeriesInstanceUIDs": series_instance_uids}, format)
+
     def get_series_size(
         self,
         *,
@@ -375,6 +589,89 @@ class SyncQueries(SyncQueryRunner):
         Wire query: ``getSeriesSize``.
         """
         return self._run_one(GET_SERIES_SIZE, {"SeriesInstanceUID": series_instance_uid}, format)
+
+    def get_simple_search(
+        self,
+        *,
+        start: int = 0,
+        size: int = 100,
+        sort_field: str = "subject",
+        sort_direction: str = "ascending",
+        collections: Sequence[str] | None = None,
+        species: Sequence[str] | None = None,
+        modalities: Sequence[str] | None = None,
+        body_parts: Sequence[str] | None = None,
+        manufacturers: Sequence[str] | None = None,
+        patients: Sequence[str] | None = None,
+        from_date: datetime.date | None = None,
+        to_date: datetime.date | None = None,
+        min_studies: int | None = None,
+        format: Literal["json"] = "json",
+    ) -> list[PatientSearchResult]:
+        """Set of patients matching NBIA's simple search (every criterion must hold; within one, any value), a page at a time.
+
+        Returns a list of ``PatientSearchResult``: One patient that matched a search, with what NBIA summarises of it.
+        One page; ``iter_simple_search`` yields every page's rows.
+
+        Args:
+            collections: Patients in any of these collections. (wire name ``collections``)
+            species: Patients of any of these species, as SNOMED codes: 337915000 (human), 447612001 (mouse), 448771007 (dog). (wire name ``species``)
+            modalities: Patients with a series of any of these modalities (CT, MR, ...). (wire name ``modalities``)
+            body_parts: Patients with a series of any of these body parts examined. (wire name ``bodyParts``)
+            manufacturers: Patients with a series from any of these manufacturers. (wire name ``manufacturers``)
+            patients: Only these patients (PatientID). (wire name ``patients``)
+            from_date: Series released (made public) on or after this date. (wire name ``fromDate``)
+            to_date: Series released on or before this date. (wire name ``toDate``)
+            min_studies: Patients with at least this many studies. (wire name ``minStudies``)
+            start: The first patient of the page (0-based). Default: 0. (wire name ``start``)
+            size: Patients per page. Default: 100. (wire name ``size``)
+            sort_field: subject, collection, study, series, totalNumberOfStudies or totalNumberOfSeries (anything else sorts by collection). Default: 'subject'. (wire name ``sortField``)
+            sort_direction: ascending, or anything else for descending. Default: 'ascending'. (wire name ``sortDirection``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getSimpleSearch``.
+        """
+        return self._run_rows(GET_SIMPLE_SEARCH, {"collections": collections, "species": species, "modalities": modalities, "bodyParts": body_parts, "manufacturers": manufacturers, "patients": patients, "fromDate": from_date, "toDate": to_date, "minStudies": min_studies, "start": start, "size": size, "sortField": sort_field, "sortDirection": sort_direction}, format)
+
+    def iter_simple_search(
+        self,
+        *,
+        size: int = 100,
+        sort_field: str = "subject",
+        sort_direction: str = "ascending",
+        collections: Sequence[str] | None = None,
+        species: Sequence[str] | None = None,
+        modalities: Sequence[str] | None = None,
+        body_parts: Sequence[str] | None = None,
+        manufacturers: Sequence[str] | None = None,
+        patients: Sequence[str] | None = None,
+        from_date: datetime.date | None = None,
+        to_date: datetime.date | None = None,
+        min_studies: int | None = None,
+        format: Literal["json"] = "json",
+    ) -> Iterator[PatientSearchResult]:
+        """Set of patients matching NBIA's simple search (every criterion must hold; within one, any value), a page at a time.
+
+        Yields every ``PatientSearchResult`` of every page: ``start`` moves by ``size`` (the page size) until a page comes back short.
+
+        Args:
+            collections: Patients in any of these collections. (wire name ``collections``)
+            species: Patients of any of these species, as SNOMED codes: 337915000 (human), 447612001 (mouse), 448771007 (dog). (wire name ``species``)
+            modalities: Patients with a series of any of these modalities (CT, MR, ...). (wire name ``modalities``)
+            body_parts: Patients with a series of any of these body parts examined. (wire name ``bodyParts``)
+            manufacturers: Patients with a series from any of these manufacturers. (wire name ``manufacturers``)
+            patients: Only these patients (PatientID). (wire name ``patients``)
+            from_date: Series released (made public) on or after this date. (wire name ``fromDate``)
+            to_date: Series released on or before this date. (wire name ``toDate``)
+            min_studies: Patients with at least this many studies. (wire name ``minStudies``)
+            size: Patients per page. Default: 100. (wire name ``size``)
+            sort_field: subject, collection, study, series, totalNumberOfStudies or totalNumberOfSeries (anything else sorts by collection). Default: 'subject'. (wire name ``sortField``)
+            sort_direction: ascending, or anything else for descending. Default: 'ascending'. (wire name ``sortDirection``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getSimpleSearch``.
+        """
+        return self._iter_pages(GET_SIMPLE_SEARCH, {"collections": collections, "species": species, "modalities": modalities, "bodyParts": body_parts, "manufacturers": manufacturers, "patients": patients, "fromDate": from_date, "toDate": to_date, "minStudies": min_studies, "size": size, "sortField": sort_field, "sortDirection": sort_direction}, format)
 
     def get_single_image(
         self,
@@ -500,6 +797,64 @@ class AsyncQueries(AsyncQueryRunner):
         """
         return await self._run_rows(GET_BODY_PART_VALUES, {"Collection": collection, "BodyPartExamined": body_part_examined, "Modality": modality}, format)
 
+    async def get_body_part_values_and_counts(
+        self,
+        *,
+        collection: str | None = None,
+        modality: str | None = None,
+        format: Literal["json"] = "json",
+    ) -> list[BodyPartCount]:
+        """Set of body parts, each with its number of patients, filtered by query keys.
+
+        Returns a list of ``BodyPartCount``: One BodyPartExamined value and how many patients have it.
+
+        Args:
+            collection: Collection name, as getCollectionValues returns it. (wire name ``Collection``)
+            modality: Modality (CT, MR, ...), as getModalityValues returns it. (wire name ``Modality``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getBodyPartValuesAndCounts``.
+        """
+        return await self._run_rows(GET_BODY_PART_VALUES_AND_COUNTS, {"Collection": collection, "Modality": modality}, format)
+
+    async def get_collection_descriptions(
+        self,
+        *,
+        collection_name: str | None = None,
+        format: Literal["json"] = "json",
+    ) -> list[CollectionDescription]:
+        """Set of collection descriptions (HTML) with their DOIs, filtered by query keys.
+
+        Returns a list of ``CollectionDescription``: A collection's description as TCIA publishes it: HTML text and its DOI.
+
+        Args:
+            collection_name: Collection name, exactly as getCollectionValues returns it (case matters); all collections with a description when absent. (wire name ``collectionName``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getCollectionDescriptions``.
+        """
+        return await self._run_rows(GET_COLLECTION_DESCRIPTIONS, {"collectionName": collection_name}, format)
+
+    async def get_collection_or_series_for_doi(
+        self,
+        *,
+        doi: str | None = None,
+        collection_or_series: str | None = None,
+        format: Literal["json"] = "json",
+    ) -> list[DOIContent]:
+        """Set of collections (or series) published under a DOI.
+
+        Returns a list of ``DOIContent``: A collection, or one of its series, published under a DOI.
+
+        Args:
+            doi: The DOI URL exactly as DataDescriptionURI gives it (https://doi.org/10.7937/...); every DOI when absent. (wire name ``DOI``)
+            collection_or_series: series: one row per series; anything else: one row per collection. (wire name ``CollectionOrSeries``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getCollectionOrSeriesForDOI``.
+        """
+        return await self._run_rows(GET_COLLECTION_OR_SERIES_FOR_DOI, {"DOI": doi, "CollectionOrSeries": collection_or_series}, format)
+
     async def get_collection_values(
         self,
         *,
@@ -515,6 +870,40 @@ class AsyncQueries(AsyncQueryRunner):
         Wire query: ``getCollectionValues``.
         """
         return await self._run_rows(GET_COLLECTION_VALUES, {}, format)
+
+    async def get_collection_values_and_counts(
+        self,
+        *,
+        format: Literal["json"] = "json",
+    ) -> list[CollectionCount]:
+        """Set of collections, each with its number of patients.
+
+        Returns a list of ``CollectionCount``: One Collection value and how many patients have it.
+
+        Args:
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getCollectionValuesAndCounts``.
+        """
+        return await self._run_rows(GET_COLLECTION_VALUES_AND_COUNTS, {}, format)
+
+    async def get_dicom_tags(
+        self,
+        *,
+        series_uid: str,
+        format: Literal["json"] = "json",
+    ) -> list[DicomTag]:
+        """The DICOM header of a series' first image, one row per element (sequences opened and closed, pixel data left out).
+
+        Returns a list of ``DicomTag``: One element of a DICOM header, as NBIA prints it.
+
+        Args:
+            series_uid: Required. Series Instance UID of the series. (wire name ``SeriesUID``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getDicomTags``.
+        """
+        return await self._run_rows(GET_DICOM_TAGS, {"SeriesUID": series_uid}, format)
 
     async def get_image(
         self,
@@ -556,6 +945,48 @@ class AsyncQueries(AsyncQueryRunner):
         """
         return await self._run_to_file(GET_IMAGE_WITH_MD5_HASH, {"SeriesInstanceUID": series_instance_uid}, path)
 
+    async def get_manifest_for_simple_search(
+        self,
+        *,
+        start: int = 0,
+        size: int = 1000000,
+        sort_field: str = "subject",
+        sort_direction: str = "ascending",
+        collections: Sequence[str] | None = None,
+        species: Sequence[str] | None = None,
+        modalities: Sequence[str] | None = None,
+        body_parts: Sequence[str] | None = None,
+        manufacturers: Sequence[str] | None = None,
+        patients: Sequence[str] | None = None,
+        from_date: datetime.date | None = None,
+        to_date: datetime.date | None = None,
+        min_studies: int | None = None,
+        path: str | os.PathLike[str],
+    ) -> Path:
+        """A .tcia manifest (for NBIA Data Retriever) of every series of the patients a simple search matches.
+
+        Streams the .tcia manifest to ``path`` and returns that path.
+
+        Args:
+            collections: Patients in any of these collections. (wire name ``collections``)
+            species: Patients of any of these species, as SNOMED codes: 337915000 (human), 447612001 (mouse), 448771007 (dog). (wire name ``species``)
+            modalities: Patients with a series of any of these modalities (CT, MR, ...). (wire name ``modalities``)
+            body_parts: Patients with a series of any of these body parts examined. (wire name ``bodyParts``)
+            manufacturers: Patients with a series from any of these manufacturers. (wire name ``manufacturers``)
+            patients: Only these patients (PatientID). (wire name ``patients``)
+            from_date: Series released (made public) on or after this date. (wire name ``fromDate``)
+            to_date: Series released on or before this date. (wire name ``toDate``)
+            min_studies: Patients with at least this many studies. (wire name ``minStudies``)
+            start: The first patient of the page (0-based). Default: 0. (wire name ``start``)
+            size: Patients per page. Default: 1000000. (wire name ``size``)
+            sort_field: subject, collection, study, series, totalNumberOfStudies or totalNumberOfSeries (anything else sorts by collection). Default: 'subject'. (wire name ``sortField``)
+            sort_direction: ascending, or anything else for descending. Default: 'ascending'. (wire name ``sortDirection``)
+            path: Where to write it.
+
+        Wire query: ``getManifestForSimpleSearch``.
+        """
+        return await self._run_to_file(GET_MANIFEST_FOR_SIMPLE_SEARCH, {"collections": collections, "species": species, "modalities": modalities, "bodyParts": body_parts, "manufacturers": manufacturers, "patients": patients, "fromDate": from_date, "toDate": to_date, "minStudies": min_studies, "start": start, "size": size, "sortField": sort_field, "sortDirection": sort_direction}, path)
+
     async def get_manufacturer_values(
         self,
         *,
@@ -578,6 +1009,28 @@ class AsyncQueries(AsyncQueryRunner):
         """
         return await self._run_rows(GET_MANUFACTURER_VALUES, {"Collection": collection, "BodyPartExamined": body_part_examined, "Modality": modality}, format)
 
+    async def get_manufacturer_values_and_counts(
+        self,
+        *,
+        collection: str | None = None,
+        modality: str | None = None,
+        body_part_examined: str | None = None,
+        format: Literal["json"] = "json",
+    ) -> list[ManufacturerCount]:
+        """Set of manufacturers, each with its number of patients, filtered by query keys.
+
+        Returns a list of ``ManufacturerCount``: One Manufacturer value and how many patients have it.
+
+        Args:
+            collection: Collection name, as getCollectionValues returns it. (wire name ``Collection``)
+            modality: Modality (CT, MR, ...), as getModalityValues returns it. (wire name ``Modality``)
+            body_part_examined: Body part examined, as getBodyPartValues returns it. (wire name ``BodyPartExamined``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getManufacturerValuesAndCounts``.
+        """
+        return await self._run_rows(GET_MANUFACTURER_VALUES_AND_COUNTS, {"Collection": collection, "Modality": modality, "BodyPartExamined": body_part_examined}, format)
+
     async def get_modality_values(
         self,
         *,
@@ -599,6 +1052,26 @@ class AsyncQueries(AsyncQueryRunner):
         Wire query: ``getModalityValues``.
         """
         return await self._run_rows(GET_MODALITY_VALUES, {"Collection": collection, "BodyPartExamined": body_part_examined, "Modality": modality}, format)
+
+    async def get_modality_values_and_counts(
+        self,
+        *,
+        collection: str | None = None,
+        body_part_examined: str | None = None,
+        format: Literal["json"] = "json",
+    ) -> list[ModalityCount]:
+        """Set of modalities, each with its number of patients, filtered by query keys.
+
+        Returns a list of ``ModalityCount``: One Modality value and how many patients have it.
+
+        Args:
+            collection: Collection name, as getCollectionValues returns it. (wire name ``Collection``)
+            body_part_examined: Body part examined, as getBodyPartValues returns it. (wire name ``BodyPartExamined``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getModalityValuesAndCounts``.
+        """
+        return await self._run_rows(GET_MODALITY_VALUES_AND_COUNTS, {"Collection": collection, "BodyPartExamined": body_part_examined}, format)
 
     async def get_patient(
         self,
@@ -730,6 +1203,24 @@ class AsyncQueries(AsyncQueryRunner):
         """
         return await self._run_rows(GET_SERIES_META_DATA, {"SeriesInstanceUID": series_instance_uid}, format)
 
+    async def get_series_metadata_list(
+        self,
+        *,
+        series_instance_uids: Sequence[str],
+        format: Literal["json", "csv"] = "json",
+    ) -> list[SeriesMetadataV4]:
+        """Everything NBIA v4 knows about many series at once (POST getSeriesMetadata with list=uid,uid,...).
+
+        Returns a list of ``SeriesMetadataV4``: An object that describes one series in full, as NBIA v4's getSeriesMetadata sends it.
+
+        Args:
+            series_instance_uids: Required. The series (any number: the client sends 10 000 a request). Unknown ones are left out. (wire name ``SeriesInstanceUIDs``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getSeriesMetadataList``.
+        """
+        return await self._run_rows(GET_SERIES_METADATA_LIST, {"SeriesInstanceUIDs": series_instance_uids}, format)
+
     async def get_series_size(
         self,
         *,
@@ -747,6 +1238,89 @@ class AsyncQueries(AsyncQueryRunner):
         Wire query: ``getSeriesSize``.
         """
         return await self._run_one(GET_SERIES_SIZE, {"SeriesInstanceUID": series_instance_uid}, format)
+
+    async def get_simple_search(
+        self,
+        *,
+        start: int = 0,
+        size: int = 100,
+        sort_field: str = "subject",
+        sort_direction: str = "ascending",
+        collections: Sequence[str] | None = None,
+        species: Sequence[str] | None = None,
+        modalities: Sequence[str] | None = None,
+        body_parts: Sequence[str] | None = None,
+        manufacturers: Sequence[str] | None = None,
+        patients: Sequence[str] | None = None,
+        from_date: datetime.date | None = None,
+        to_date: datetime.date | None = None,
+        min_studies: int | None = None,
+        format: Literal["json"] = "json",
+    ) -> list[PatientSearchResult]:
+        """Set of patients matching NBIA's simple search (every criterion must hold; within one, any value), a page at a time.
+
+        Returns a list of ``PatientSearchResult``: One patient that matched a search, with what NBIA summarises of it.
+        One page; ``iter_simple_search`` yields every page's rows.
+
+        Args:
+            collections: Patients in any of these collections. (wire name ``collections``)
+            species: Patients of any of these species, as SNOMED codes: 337915000 (human), 447612001 (mouse), 448771007 (dog). (wire name ``species``)
+            modalities: Patients with a series of any of these modalities (CT, MR, ...). (wire name ``modalities``)
+            body_parts: Patients with a series of any of these body parts examined. (wire name ``bodyParts``)
+            manufacturers: Patients with a series from any of these manufacturers. (wire name ``manufacturers``)
+            patients: Only these patients (PatientID). (wire name ``patients``)
+            from_date: Series released (made public) on or after this date. (wire name ``fromDate``)
+            to_date: Series released on or before this date. (wire name ``toDate``)
+            min_studies: Patients with at least this many studies. (wire name ``minStudies``)
+            start: The first patient of the page (0-based). Default: 0. (wire name ``start``)
+            size: Patients per page. Default: 100. (wire name ``size``)
+            sort_field: subject, collection, study, series, totalNumberOfStudies or totalNumberOfSeries (anything else sorts by collection). Default: 'subject'. (wire name ``sortField``)
+            sort_direction: ascending, or anything else for descending. Default: 'ascending'. (wire name ``sortDirection``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getSimpleSearch``.
+        """
+        return await self._run_rows(GET_SIMPLE_SEARCH, {"collections": collections, "species": species, "modalities": modalities, "bodyParts": body_parts, "manufacturers": manufacturers, "patients": patients, "fromDate": from_date, "toDate": to_date, "minStudies": min_studies, "start": start, "size": size, "sortField": sort_field, "sortDirection": sort_direction}, format)
+
+    def iter_simple_search(
+        self,
+        *,
+        size: int = 100,
+        sort_field: str = "subject",
+        sort_direction: str = "ascending",
+        collections: Sequence[str] | None = None,
+        species: Sequence[str] | None = None,
+        modalities: Sequence[str] | None = None,
+        body_parts: Sequence[str] | None = None,
+        manufacturers: Sequence[str] | None = None,
+        patients: Sequence[str] | None = None,
+        from_date: datetime.date | None = None,
+        to_date: datetime.date | None = None,
+        min_studies: int | None = None,
+        format: Literal["json"] = "json",
+    ) -> AsyncIterator[PatientSearchResult]:
+        """Set of patients matching NBIA's simple search (every criterion must hold; within one, any value), a page at a time.
+
+        Yields every ``PatientSearchResult`` of every page: ``start`` moves by ``size`` (the page size) until a page comes back short.
+
+        Args:
+            collections: Patients in any of these collections. (wire name ``collections``)
+            species: Patients of any of these species, as SNOMED codes: 337915000 (human), 447612001 (mouse), 448771007 (dog). (wire name ``species``)
+            modalities: Patients with a series of any of these modalities (CT, MR, ...). (wire name ``modalities``)
+            body_parts: Patients with a series of any of these body parts examined. (wire name ``bodyParts``)
+            manufacturers: Patients with a series from any of these manufacturers. (wire name ``manufacturers``)
+            patients: Only these patients (PatientID). (wire name ``patients``)
+            from_date: Series released (made public) on or after this date. (wire name ``fromDate``)
+            to_date: Series released on or before this date. (wire name ``toDate``)
+            min_studies: Patients with at least this many studies. (wire name ``minStudies``)
+            size: Patients per page. Default: 100. (wire name ``size``)
+            sort_field: subject, collection, study, series, totalNumberOfStudies or totalNumberOfSeries (anything else sorts by collection). Default: 'subject'. (wire name ``sortField``)
+            sort_direction: ascending, or anything else for descending. Default: 'ascending'. (wire name ``sortDirection``)
+            format: The wire format to request; every format parses into the same models.
+
+        Wire query: ``getSimpleSearch``.
+        """
+        return self._iter_pages(GET_SIMPLE_SEARCH, {"collections": collections, "species": species, "modalities": modalities, "bodyParts": body_parts, "manufacturers": manufacturers, "patients": patients, "fromDate": from_date, "toDate": to_date, "minStudies": min_studies, "size": size, "sortField": sort_field, "sortDirection": sort_direction}, format)
 
     async def get_single_image(
         self,

@@ -15,16 +15,25 @@ from tcia_models._specs import (
     WireParameter,
 )
 
+from .body_part_count import BodyPartCount
 from .body_part_examined import BodyPartExamined
 from .collection import Collection
+from .collection_count import CollectionCount
+from .collection_description import CollectionDescription
+from .doi_content import DOIContent
+from .dicom_tag import DicomTag
 from .manufacturer import Manufacturer
+from .manufacturer_count import ManufacturerCount
 from .modality import Modality
+from .modality_count import ModalityCount
 from .patient import Patient
 from .patient_identifier import PatientIdentifier
+from .patient_search_result import PatientSearchResult
 from .patient_study import PatientStudy
 from .sop_instance import SOPInstance
 from .series import Series
 from .series_metadata import SeriesMetadata
+from .series_metadata_v4 import SeriesMetadataV4
 from .series_size import SeriesSize
 
 CONTENTS_BY_NAME: QuerySpec[Series] = QuerySpec(
@@ -38,7 +47,7 @@ CONTENTS_BY_NAME: QuerySpec[Series] = QuerySpec(
     model=Series,
     single_row=False,
     generations=(
-        GenerationWire("bindaas", "ContentsByName", ()),
+        GenerationWire("bindaas", "../../SharedList/query/ContentsByName", ()),
         GenerationWire("nbia-v1", "getContentsByName", ()),
         GenerationWire("nbia-v2", "../v1/getContentsByName", ()),
         GenerationWire("nbia-v4", "../v1/getContentsByName", ()),
@@ -102,6 +111,56 @@ GET_BODY_PART_VALUES: QuerySpec[BodyPartExamined] = QuerySpec(
     ),
 )
 
+GET_BODY_PART_VALUES_AND_COUNTS: QuerySpec[BodyPartCount] = QuerySpec(
+    name="getBodyPartValuesAndCounts",
+    method_name="get_body_part_values_and_counts",
+    description="Set of body parts, each with its number of patients, filtered by query keys",
+    parameters=(
+        ParameterSpec(name="Collection", python_name="collection", required=False, description="Collection name, as getCollectionValues returns it.", type="string"),
+        ParameterSpec(name="Modality", python_name="modality", required=False, description="Modality (CT, MR, ...), as getModalityValues returns it.", type="string"),
+    ),
+    formats=("json",),
+    model=BodyPartCount,
+    single_row=False,
+    generations=(
+        GenerationWire("nbia-advanced", "getBodyPartValuesAndCounts", (), format_parameter=False),
+        GenerationWire("nbia-v4", "getBodyPartValuesAndCounts", (), format_parameter=False),
+    ),
+)
+
+GET_COLLECTION_DESCRIPTIONS: QuerySpec[CollectionDescription] = QuerySpec(
+    name="getCollectionDescriptions",
+    method_name="get_collection_descriptions",
+    description="Set of collection descriptions (HTML) with their DOIs, filtered by query keys",
+    parameters=(
+        ParameterSpec(name="collectionName", python_name="collection_name", required=False, description="Collection name, exactly as getCollectionValues returns it (case matters); all collections with a description when absent.", type="string"),
+    ),
+    formats=("json",),
+    model=CollectionDescription,
+    single_row=False,
+    generations=(
+        GenerationWire("nbia-advanced", "getCollectionDescriptions", (), format_parameter=False),
+        GenerationWire("nbia-v4", "getCollectionDescriptions", (), format_parameter=False),
+    ),
+)
+
+GET_COLLECTION_OR_SERIES_FOR_DOI: QuerySpec[DOIContent] = QuerySpec(
+    name="getCollectionOrSeriesForDOI",
+    method_name="get_collection_or_series_for_doi",
+    description="Set of collections (or series) published under a DOI",
+    parameters=(
+        ParameterSpec(name="DOI", python_name="doi", required=False, description="The DOI URL exactly as DataDescriptionURI gives it (https://doi.org/10.7937/...); every DOI when absent.", type="string"),
+        ParameterSpec(name="CollectionOrSeries", python_name="collection_or_series", required=False, description="series: one row per series; anything else: one row per collection.", type="string"),
+    ),
+    formats=("json",),
+    model=DOIContent,
+    single_row=False,
+    generations=(
+        GenerationWire("nbia-advanced", "getCollectionOrSeriesForDOI", (), "POST", format_parameter=False),
+        GenerationWire("nbia-v4", "getCollectionOrSeriesForDOI", (), "POST", format_parameter=False),
+    ),
+)
+
 GET_COLLECTION_VALUES: QuerySpec[Collection] = QuerySpec(
     name="getCollectionValues",
     method_name="get_collection_values",
@@ -116,6 +175,37 @@ GET_COLLECTION_VALUES: QuerySpec[Collection] = QuerySpec(
         GenerationWire("nbia-v1", "getCollectionValues", ()),
         GenerationWire("nbia-v2", "getCollectionValues", ()),
         GenerationWire("nbia-v4", "getCollectionValues", ()),
+    ),
+)
+
+GET_COLLECTION_VALUES_AND_COUNTS: QuerySpec[CollectionCount] = QuerySpec(
+    name="getCollectionValuesAndCounts",
+    method_name="get_collection_values_and_counts",
+    description="Set of collections, each with its number of patients",
+    parameters=(
+    ),
+    formats=("json",),
+    model=CollectionCount,
+    single_row=False,
+    generations=(
+        GenerationWire("nbia-advanced", "getCollectionValuesAndCounts", (), format_parameter=False),
+        GenerationWire("nbia-v4", "getCollectionValuesAndCounts", (), format_parameter=False),
+    ),
+)
+
+GET_DICOM_TAGS: QuerySpec[DicomTag] = QuerySpec(
+    name="getDicomTags",
+    method_name="get_dicom_tags",
+    description="The DICOM header of a series' first image, one row per element (sequences opened and closed, pixel data left out)",
+    parameters=(
+        ParameterSpec(name="SeriesUID", python_name="series_uid", required=True, description="Series Instance UID of the series.", type="uid"),
+    ),
+    formats=("json",),
+    model=DicomTag,
+    single_row=False,
+    generations=(
+        GenerationWire("nbia-advanced", "getDicomTags", (), format_parameter=False),
+        GenerationWire("nbia-v4", "getDicomTags", (), format_parameter=False),
     ),
 )
 
@@ -156,6 +246,34 @@ GET_IMAGE_WITH_MD5_HASH: QuerySpec[TCIAModel] = QuerySpec(
     ),
 )
 
+GET_MANIFEST_FOR_SIMPLE_SEARCH: QuerySpec[TCIAModel] = QuerySpec(
+    name="getManifestForSimpleSearch",
+    method_name="get_manifest_for_simple_search",
+    description="A .tcia manifest (for NBIA Data Retriever) of every series of the patients a simple search matches",
+    parameters=(
+        ParameterSpec(name="collections", python_name="collections", required=False, description="Patients in any of these collections.", type="string", repeated=True),
+        ParameterSpec(name="species", python_name="species", required=False, description="Patients of any of these species, as SNOMED codes: 337915000 (human), 447612001 (mouse), 448771007 (dog).", type="string", repeated=True),
+        ParameterSpec(name="modalities", python_name="modalities", required=False, description="Patients with a series of any of these modalities (CT, MR, ...).", type="string", repeated=True),
+        ParameterSpec(name="bodyParts", python_name="body_parts", required=False, description="Patients with a series of any of these body parts examined.", type="string", repeated=True),
+        ParameterSpec(name="manufacturers", python_name="manufacturers", required=False, description="Patients with a series from any of these manufacturers.", type="string", repeated=True),
+        ParameterSpec(name="patients", python_name="patients", required=False, description="Only these patients (PatientID).", type="string", repeated=True),
+        ParameterSpec(name="fromDate", python_name="from_date", required=False, description="Series released (made public) on or after this date.", type="date"),
+        ParameterSpec(name="toDate", python_name="to_date", required=False, description="Series released on or before this date.", type="date"),
+        ParameterSpec(name="minStudies", python_name="min_studies", required=False, description="Patients with at least this many studies.", type="integer"),
+        ParameterSpec(name="start", python_name="start", required=False, description="The first patient of the page (0-based).", type="integer", default=0),
+        ParameterSpec(name="size", python_name="size", required=False, description="Patients per page.", type="integer", default=1000000),
+        ParameterSpec(name="sortField", python_name="sort_field", required=False, description="subject, collection, study, series, totalNumberOfStudies or totalNumberOfSeries (anything else sorts by collection).", type="string", default="subject"),
+        ParameterSpec(name="sortDirection", python_name="sort_direction", required=False, description="ascending, or anything else for descending.", type="string", default="ascending"),
+    ),
+    formats=("tcia",),
+    model=None,
+    single_row=False,
+    generations=(
+        GenerationWire("nbia-advanced", "getManifestForSimpleSearch", (WireParameter("collections", "collections", None, criteria_type="CollectionCriteria"), WireParameter("species", "species", None, criteria_type="SpeciesCriteria"), WireParameter("modalities", "modalities", None, criteria_type="ImageModalityCriteria"), WireParameter("bodyParts", "bodyParts", None, criteria_type="AnatomicalSiteCriteria"), WireParameter("manufacturers", "manufacturers", None, criteria_type="ManufacturerCriteria"), WireParameter("patients", "patients", None, criteria_type="PatientCriteria"), WireParameter("fromDate", "fromDate", "%d/%m/%Y", criteria_type="DateRangeCriteria", value_field="fromDate", fill_value="1900-01-01"), WireParameter("toDate", "toDate", "%d/%m/%Y", criteria_type="DateRangeCriteria", value_field="toDate", fill_value="9999-12-31"), WireParameter("minStudies", "minStudies", None, criteria_type="MinNumberOfStudiesCriteria", value_offset=-1),), "POST"),
+        GenerationWire("nbia-v4", "getManifestForSimpleSearch", (WireParameter("collections", "collections", None, criteria_type="CollectionCriteria"), WireParameter("species", "species", None, criteria_type="SpeciesCriteria"), WireParameter("modalities", "modalities", None, criteria_type="ImageModalityCriteria"), WireParameter("bodyParts", "bodyParts", None, criteria_type="AnatomicalSiteCriteria"), WireParameter("manufacturers", "manufacturers", None, criteria_type="ManufacturerCriteria"), WireParameter("patients", "patients", None, criteria_type="PatientCriteria"), WireParameter("fromDate", "fromDate", "%m-%d-%Y", criteria_type="DateRangeCriteria", value_field="fromDate", fill_value="1900-01-01"), WireParameter("toDate", "toDate", "%m-%d-%Y", criteria_type="DateRangeCriteria", value_field="toDate", fill_value="9999-12-31"), WireParameter("minStudies", "minStudies", None, criteria_type="MinNumberOfStudiesCriteria", value_offset=-1),), "POST"),
+    ),
+)
+
 GET_MANUFACTURER_VALUES: QuerySpec[Manufacturer] = QuerySpec(
     name="getManufacturerValues",
     method_name="get_manufacturer_values",
@@ -176,6 +294,24 @@ GET_MANUFACTURER_VALUES: QuerySpec[Manufacturer] = QuerySpec(
     ),
 )
 
+GET_MANUFACTURER_VALUES_AND_COUNTS: QuerySpec[ManufacturerCount] = QuerySpec(
+    name="getManufacturerValuesAndCounts",
+    method_name="get_manufacturer_values_and_counts",
+    description="Set of manufacturers, each with its number of patients, filtered by query keys",
+    parameters=(
+        ParameterSpec(name="Collection", python_name="collection", required=False, description="Collection name, as getCollectionValues returns it.", type="string"),
+        ParameterSpec(name="Modality", python_name="modality", required=False, description="Modality (CT, MR, ...), as getModalityValues returns it.", type="string"),
+        ParameterSpec(name="BodyPartExamined", python_name="body_part_examined", required=False, description="Body part examined, as getBodyPartValues returns it.", type="string"),
+    ),
+    formats=("json",),
+    model=ManufacturerCount,
+    single_row=False,
+    generations=(
+        GenerationWire("nbia-advanced", "getManufacturerValuesAndCounts", (), format_parameter=False),
+        GenerationWire("nbia-v4", "getManufacturerValuesAndCounts", (), format_parameter=False),
+    ),
+)
+
 GET_MODALITY_VALUES: QuerySpec[Modality] = QuerySpec(
     name="getModalityValues",
     method_name="get_modality_values",
@@ -193,6 +329,23 @@ GET_MODALITY_VALUES: QuerySpec[Modality] = QuerySpec(
         GenerationWire("nbia-v1", "getModalityValues", ()),
         GenerationWire("nbia-v2", "getModalityValues", ()),
         GenerationWire("nbia-v4", "getModalityValues", ()),
+    ),
+)
+
+GET_MODALITY_VALUES_AND_COUNTS: QuerySpec[ModalityCount] = QuerySpec(
+    name="getModalityValuesAndCounts",
+    method_name="get_modality_values_and_counts",
+    description="Set of modalities, each with its number of patients, filtered by query keys",
+    parameters=(
+        ParameterSpec(name="Collection", python_name="collection", required=False, description="Collection name, as getCollectionValues returns it.", type="string"),
+        ParameterSpec(name="BodyPartExamined", python_name="body_part_examined", required=False, description="Body part examined, as getBodyPartValues returns it.", type="string"),
+    ),
+    formats=("json",),
+    model=ModalityCount,
+    single_row=False,
+    generations=(
+        GenerationWire("nbia-advanced", "getModalityValuesAndCounts", (), format_parameter=False),
+        GenerationWire("nbia-v4", "getModalityValuesAndCounts", (), format_parameter=False),
     ),
 )
 
@@ -311,6 +464,21 @@ GET_SERIES_META_DATA: QuerySpec[SeriesMetadata] = QuerySpec(
     ),
 )
 
+GET_SERIES_METADATA_LIST: QuerySpec[SeriesMetadataV4] = QuerySpec(
+    name="getSeriesMetadataList",
+    method_name="get_series_metadata_list",
+    description="Everything NBIA v4 knows about many series at once (POST getSeriesMetadata with list=uid,uid,...)",
+    parameters=(
+        ParameterSpec(name="SeriesInstanceUIDs", python_name="series_instance_uids", required=True, description="The series (any number: the client sends 10 000 a request). Unknown ones are left out.", type="uid", repeated=True),
+    ),
+    formats=("csv", "json",),
+    model=SeriesMetadataV4,
+    single_row=False,
+    generations=(
+        GenerationWire("nbia-v4", "getSeriesMetadata", (WireParameter("SeriesInstanceUIDs", "list", None, separator=",", chunk_size=10000),), "POST"),
+    ),
+)
+
 GET_SERIES_SIZE: QuerySpec[SeriesSize] = QuerySpec(
     name="getSeriesSize",
     method_name="get_series_size",
@@ -327,6 +495,35 @@ GET_SERIES_SIZE: QuerySpec[SeriesSize] = QuerySpec(
         GenerationWire("nbia-v2", "getSeriesSize", ()),
         GenerationWire("nbia-v4", "getSeriesSize", ()),
     ),
+)
+
+GET_SIMPLE_SEARCH: QuerySpec[PatientSearchResult] = QuerySpec(
+    name="getSimpleSearch",
+    method_name="get_simple_search",
+    description="Set of patients matching NBIA's simple search (every criterion must hold; within one, any value), a page at a time",
+    parameters=(
+        ParameterSpec(name="collections", python_name="collections", required=False, description="Patients in any of these collections.", type="string", repeated=True),
+        ParameterSpec(name="species", python_name="species", required=False, description="Patients of any of these species, as SNOMED codes: 337915000 (human), 447612001 (mouse), 448771007 (dog).", type="string", repeated=True),
+        ParameterSpec(name="modalities", python_name="modalities", required=False, description="Patients with a series of any of these modalities (CT, MR, ...).", type="string", repeated=True),
+        ParameterSpec(name="bodyParts", python_name="body_parts", required=False, description="Patients with a series of any of these body parts examined.", type="string", repeated=True),
+        ParameterSpec(name="manufacturers", python_name="manufacturers", required=False, description="Patients with a series from any of these manufacturers.", type="string", repeated=True),
+        ParameterSpec(name="patients", python_name="patients", required=False, description="Only these patients (PatientID).", type="string", repeated=True),
+        ParameterSpec(name="fromDate", python_name="from_date", required=False, description="Series released (made public) on or after this date.", type="date"),
+        ParameterSpec(name="toDate", python_name="to_date", required=False, description="Series released on or before this date.", type="date"),
+        ParameterSpec(name="minStudies", python_name="min_studies", required=False, description="Patients with at least this many studies.", type="integer"),
+        ParameterSpec(name="start", python_name="start", required=False, description="The first patient of the page (0-based).", type="integer", default=0),
+        ParameterSpec(name="size", python_name="size", required=False, description="Patients per page.", type="integer", default=100),
+        ParameterSpec(name="sortField", python_name="sort_field", required=False, description="subject, collection, study, series, totalNumberOfStudies or totalNumberOfSeries (anything else sorts by collection).", type="string", default="subject"),
+        ParameterSpec(name="sortDirection", python_name="sort_direction", required=False, description="ascending, or anything else for descending.", type="string", default="ascending"),
+    ),
+    formats=("json",),
+    model=PatientSearchResult,
+    single_row=False,
+    generations=(
+        GenerationWire("nbia-advanced", "getSimpleSearchWithModalityAndBodyPartPaged", (WireParameter("collections", "collections", None, criteria_type="CollectionCriteria"), WireParameter("species", "species", None, criteria_type="SpeciesCriteria"), WireParameter("modalities", "modalities", None, criteria_type="ImageModalityCriteria"), WireParameter("bodyParts", "bodyParts", None, criteria_type="AnatomicalSiteCriteria"), WireParameter("manufacturers", "manufacturers", None, criteria_type="ManufacturerCriteria"), WireParameter("patients", "patients", None, criteria_type="PatientCriteria"), WireParameter("fromDate", "fromDate", "%d/%m/%Y", criteria_type="DateRangeCriteria", value_field="fromDate", fill_value="1900-01-01"), WireParameter("toDate", "toDate", "%d/%m/%Y", criteria_type="DateRangeCriteria", value_field="toDate", fill_value="9999-12-31"), WireParameter("minStudies", "minStudies", None, criteria_type="MinNumberOfStudiesCriteria", value_offset=-1),), "POST", format_parameter=False, rows="resultSet"),
+        GenerationWire("nbia-v4", "getSimpleSearch", (WireParameter("collections", "collections", None, criteria_type="CollectionCriteria"), WireParameter("species", "species", None, criteria_type="SpeciesCriteria"), WireParameter("modalities", "modalities", None, criteria_type="ImageModalityCriteria"), WireParameter("bodyParts", "bodyParts", None, criteria_type="AnatomicalSiteCriteria"), WireParameter("manufacturers", "manufacturers", None, criteria_type="ManufacturerCriteria"), WireParameter("patients", "patients", None, criteria_type="PatientCriteria"), WireParameter("fromDate", "fromDate", "%m-%d-%Y", criteria_type="DateRangeCriteria", value_field="fromDate", fill_value="1900-01-01"), WireParameter("toDate", "toDate", "%m-%d-%Y", criteria_type="DateRangeCriteria", value_field="toDate", fill_value="9999-12-31"), WireParameter("minStudies", "minStudies", None, criteria_type="MinNumberOfStudiesCriteria", value_offset=-1),), "POST", format_parameter=False, rows="resultSet"),
+    ),
+    paging=("start", "size"),
 )
 
 GET_SINGLE_IMAGE: QuerySpec[TCIAModel] = QuerySpec(
@@ -370,18 +567,28 @@ QUERIES: Mapping[str, QuerySpec[Any]] = MappingProxyType(
         "NewPatientsInCollection": NEW_PATIENTS_IN_COLLECTION,
         "NewStudiesInPatientCollection": NEW_STUDIES_IN_PATIENT_COLLECTION,
         "getBodyPartValues": GET_BODY_PART_VALUES,
+        "getBodyPartValuesAndCounts": GET_BODY_PART_VALUES_AND_COUNTS,
+        "getCollectionDescriptions": GET_COLLECTION_DESCRIPTIONS,
+        "getCollectionOrSeriesForDOI": GET_COLLECTION_OR_SERIES_FOR_DOI,
         "getCollectionValues": GET_COLLECTION_VALUES,
+        "getCollectionValuesAndCounts": GET_COLLECTION_VALUES_AND_COUNTS,
+        "getDicomTags": GET_DICOM_TAGS,
         "getImage": GET_IMAGE,
         "getImageWithMD5Hash": GET_IMAGE_WITH_MD5_HASH,
+        "getManifestForSimpleSearch": GET_MANIFEST_FOR_SIMPLE_SEARCH,
         "getManufacturerValues": GET_MANUFACTURER_VALUES,
+        "getManufacturerValuesAndCounts": GET_MANUFACTURER_VALUES_AND_COUNTS,
         "getModalityValues": GET_MODALITY_VALUES,
+        "getModalityValuesAndCounts": GET_MODALITY_VALUES_AND_COUNTS,
         "getPatient": GET_PATIENT,
         "getPatientByCollectionAndModality": GET_PATIENT_BY_COLLECTION_AND_MODALITY,
         "getPatientStudy": GET_PATIENT_STUDY,
         "getSOPInstanceUIDs": GET_SOP_INSTANCE_UIDS,
         "getSeries": GET_SERIES,
         "getSeriesMetaData": GET_SERIES_META_DATA,
+        "getSeriesMetadataList": GET_SERIES_METADATA_LIST,
         "getSeriesSize": GET_SERIES_SIZE,
+        "getSimpleSearch": GET_SIMPLE_SEARCH,
         "getSingleImage": GET_SINGLE_IMAGE,
         "getUpdatedSeries": GET_UPDATED_SERIES,
     }

@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import logging
 import os
 from collections.abc import Iterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._backends import thread_backend as backend
 from .._download import DownloadOutcome, Expected, describe_failure
+from .._exceptions import DownloadError, TCIAError
+from .._generated.queries import QUERIES
 from .._plan import DownloadPlan, PlannedSeries, Shard, expected_from, rows_of
 from .._progress import DownloadProgress
 from ..layouts import Layout
@@ -18,6 +22,8 @@ if TYPE_CHECKING:
     from .client import TCIAClient
 
 __all__ = ["iter_plan", "plan_downloads"]
+
+log = logging.getLogger("tcia_models")
 
 _METADATA_CONCURRENCY = 8
 
@@ -47,6 +53,13 @@ def plan_downloads(
     chosen = layout if isinstance(layout, Layout) else Layout(layout)
     picked = Shard.parse(shard) if isinstance(shard, str) else shard
     needs_rows = want_metadata or bool(set(chosen.fields) - {"SeriesInstanceUID"})
+    wanted = [
+        uid
+        for uid, row in rows.items()
+        if (needs_rows and _bare(row)) or expected_from(row) is None
+    ]
+    for uid, found in (bulk_rows(client, wanted)).items():
+        rows[uid] = {**found, **rows[uid]} if not _bare(rows[uid]) else found
     if needs_rows:
         # The whole list's rows: a layout's collisions are decided over all of it.
         bare = [uid for uid, row in rows.items() if _bare(row)]
@@ -58,20 +71,25 @@ def plan_downloads(
                 rows[uid] = row
     plan = DownloadPlan.build(rows, dest, layout=chosen, extract=extract, shard=picked)
     unsized = [p.series_instance_uid for p in plan.series if p.expected is None]
-    sizes: dict[str, Expected] = {}
+    sizes: dict[str, Expected | TCIAError] = {}
     fetch_size = functools.partial(series_expected, client)
     for uid, expected in backend.map_unordered(
         fetch_size, unsized, _METADATA_CONCURRENCY, backend.CancelFlag()
     ):
-        if expected is not None:
-            sizes[uid] = expected
+        sizes[uid] = expected
     plan.series = [
-        PlannedSeries(p.series_instance_uid, p.path, sizes.get(p.series_instance_uid), p.row)
-        if p.expected is None
-        else p
+        _sized(p, sizes[p.series_instance_uid]) if p.series_instance_uid in sizes else p
         for p in plan.series
     ]
     return plan
+
+
+def _sized(planned: PlannedSeries, size: Expected | TCIAError) -> PlannedSeries:
+    """The planned series with its sizes, or with why they could not be had (reported as its
+    outcome, without asking again)."""
+    if isinstance(size, TCIAError):
+        return dataclasses.replace(planned, failure=size)
+    return dataclasses.replace(planned, expected=size)
 
 
 def iter_plan(
@@ -91,6 +109,14 @@ def iter_plan(
 
         def one(planned: PlannedSeries) -> DownloadOutcome:
             target = plan.target(planned)
+            if planned.failure is not None:
+                bars.series_done()
+                return DownloadOutcome(
+                    planned.series_instance_uid,
+                    error=planned.failure,
+                    path=target.final,
+                    metadata=planned.row,
+                )
             try:
                 result = client._download(  # pyright: ignore[reportPrivateUsage]
                     target,
@@ -121,6 +147,22 @@ def iter_plan(
             yield outcome
 
 
+def bulk_rows(client: TCIAClient, uids: list[str]) -> dict[str, dict[str, Any]]:
+    """Each series' row from bulk series metadata, where the generation has it (NBIA v4: one
+    request per 10 000 series, with ImageCount and FileSize, which NBIA sums as getSeriesSize
+    sums TotalSizeInBytes). Empty otherwise, or when that request fails: each series then asks
+    getSeries or getSeriesSize, and its own failure is reported with it."""
+    bulk = QUERIES.get("getSeriesMetadataList")
+    if not uids or bulk is None or bulk.wire(client.api) is None:
+        return {}
+    try:
+        found = client.get_series_metadata_list(series_instance_uids=uids)
+    except TCIAError as error:
+        log.info("bulk series metadata failed (%s); asking per series", error)
+        return {}
+    return {row.SeriesInstanceUID: {**row.model_dump(), **(row.model_extra or {})} for row in found}
+
+
 def series_row(client: TCIAClient, uid: str) -> tuple[str, dict[str, Any] | None]:
     """A series' getSeries row (for a layout or a sidecar), or ``None`` when it cannot be had
     (the download then reports why)."""
@@ -134,10 +176,18 @@ def series_row(client: TCIAClient, uid: str) -> tuple[str, dict[str, Any] | None
     return uid, {**row.model_dump(), **(row.model_extra or {})}
 
 
-def series_expected(client: TCIAClient, uid: str) -> tuple[str, Expected | None]:
-    """A series' image count and bytes from getSeriesSize, or ``None`` when it cannot be had."""
+def series_expected(client: TCIAClient, uid: str) -> tuple[str, Expected | TCIAError]:
+    """A series' image count and bytes from getSeriesSize, or why they cannot be had."""
     try:
         size = client.get_series_size(series_instance_uid=uid)
-    except Exception:
-        return uid, None
-    return uid, expected_from(size.model_dump())
+    except Exception as error:
+        return uid, describe_failure(error, uid)
+    expected = expected_from(size.model_dump())
+    if expected is None:
+        return uid, DownloadError(
+            f"{uid}: getSeriesSize did not say how many images and bytes the series holds, so "
+            "the archive cannot be checked; nothing was downloaded",
+            series_instance_uid=uid,
+            query="getSeriesSize",
+        )
+    return uid, expected

@@ -43,6 +43,10 @@ class Tokens:
             user = self._refresh.pop(refresh_token, None)
         return None if user is None else self.issue(user)
 
+    def revoke(self, access_token: str) -> bool:
+        with self._lock:
+            return self._access.pop(access_token, None) is not None
+
     def valid(self, access_token: str) -> bool:
         with self._lock:
             expiry = self._access.get(access_token)
@@ -75,18 +79,38 @@ class Gatekeeper:
         return True
 
     def token(self, request: Request) -> Reply:
-        """The token endpoint: a password or refresh_token grant, as Keycloak answers it."""
+        """The token endpoint: a password or refresh_token grant, answered as NBIA relays
+        Keycloak's answers (status and body)."""
         params = request.params
         grant = params.get("grant_type")
         if grant == "password":
             user, password = params.get("username", ""), params.get("password", "")
             allowed = self.users is None or self.users.get(user) == password
-            issued = self.tokens.issue(user) if allowed else None
+            if not allowed:
+                return _oauth_error(401, "invalid_grant", "Invalid user credentials")
+            issued = self.tokens.issue(user)
         elif grant == "refresh_token":
-            issued = self.tokens.refresh(params.get("refresh_token", ""))
+            refreshed = self.tokens.refresh(params.get("refresh_token", ""))
+            if refreshed is None:
+                return _oauth_error(400, "invalid_grant", "Invalid refresh token")
+            issued = refreshed
         else:
-            issued = None
-        if issued is None:
-            body = json.dumps({"error": "invalid_grant"}).encode()
-            return Reply(401, body, "application/json")
+            return _oauth_error(400, "unsupported_grant_type", "Unsupported grant_type")
         return Reply(200, json.dumps(issued).encode(), "application/json")
+
+    def logout(self, request: Request) -> Reply:
+        """NBIA's logout (KeycloakLogout): a POST with the bearer token, which ends it. NBIA
+        fails without a token (500); a GET is not allowed (405)."""
+        if request.method != "POST":
+            return Reply(405, b"", None)
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        # NBIA treats "Bearer undefined" (what its web UI sends logged out) as no token.
+        if scheme.lower() != "bearer" or token in ("", "undefined"):
+            return Reply(500, b"Server was not able to process your request", "text/plain")
+        self.tokens.revoke(token)
+        return Reply(204, b"", None)
+
+
+def _oauth_error(status: int, error: str, description: str) -> Reply:
+    body = json.dumps({"error": error, "error_description": description}).encode()
+    return Reply(status, body, "application/json")

@@ -2,8 +2,10 @@
 
 The default dataset is the test-server data that TCIA's usage guide (v1) lists: 15 collections,
 16 patient studies and 42 series (``data/guide-test-data.json``; ``data/README.md`` tells how it
-was repaired from the guide's PDF text). A dataset file holds normalized tables whose keys are
-the API's attribute names; the server joins them into the flat rows the queries return.
+was repaired from the guide's PDF text), plus what NBIA v4's queries need: an RTSTRUCT and a SEG
+series over one CT, collection descriptions, and an NLST collection on its own server. A
+dataset file holds normalized tables whose keys are the API's attribute names; the server joins
+them into the flat rows the queries return.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -146,16 +148,20 @@ class Dataset:
             uid = series["StudyInstanceUID"]
             series_per_study[uid] = series_per_study.get(uid, 0) + 1
         released = {c["Collection"]: self._released(i, c) for i, c in enumerate(self.collections)}
+        collections = {c["Collection"]: c for c in self.collections}
         rows: list[Row] = []
         for series in self.series:
             study = studies[series["StudyInstanceUID"]]
             patient = patients[study["PatientID"]]
             row = {
-                **self._nbia_columns(patient["Collection"], released),
+                **self._nbia_columns(collections[patient["Collection"]], released),
                 **patient,
                 **study,
                 **series,
             }
+            if "DateReleased" in series:  # a series released after its collection (an analysis)
+                row["TimeStamp"] = series["DateReleased"]
+                row["MaxSubmissionTimestamp"] = series["DateReleased"][:10]
             row["SeriesCount"] = series_per_study[series["StudyInstanceUID"]]
             if "StudyDescription" in row:
                 row["StudyDesc"] = row["StudyDescription"]
@@ -170,15 +176,17 @@ class Dataset:
         moment = datetime.datetime(2014, 1, 6, 12, 0, 0) + datetime.timedelta(days=45 * index)
         return moment.isoformat(" ")
 
-    def _nbia_columns(self, collection: str, released: Mapping[str, str]) -> Row:
-        """What the NBIA generations send beyond the guide's attributes, consistently made up."""
+    def _nbia_columns(self, entry: Row, released: Mapping[str, str]) -> Row:
+        """What the NBIA generations send beyond the guide's attributes, consistently made up
+        where the dataset does not say (a collection's own DataDescriptionURI, say)."""
+        collection = entry["Collection"]
         phantom = "PHANTOM" in collection.upper()
-        slug = "".join(ch for ch in collection.upper() if ch.isalnum())
+        doi = entry.get("DataDescriptionURI") or self.doi(collection)
         return {
             "LicenseName": self.license,
             "LicenseURI": self.license_uri,
-            "CollectionURI": f"https://doi.org/10.7937/K9/TCIA.{slug}",
-            "DataDescriptionURI": f"https://doi.org/10.7937/K9/TCIA.{slug}",
+            "CollectionURI": doi,
+            "DataDescriptionURI": doi,
             "DateReleased": released[collection],
             "TimeStamp": released[collection],
             "MaxSubmissionTimestamp": released[collection][:10],
@@ -192,6 +200,53 @@ class Dataset:
                 else {"SpeciesCode": "337915000", "SpeciesDescription": "Homo sapiens"}
             ),
         }
+
+    def released(self, collection: str) -> str:
+        """When a collection was released (ISO date and time)."""
+        for index, entry in enumerate(self.collections):
+            if entry["Collection"] == collection:
+                return self._released(index, entry)
+        raise KeyError(collection)
+
+    @staticmethod
+    def doi(collection: str) -> str:
+        """The made-up DOI of a collection that has none of its own."""
+        slug = "".join(ch for ch in collection.upper() if ch.isalnum())
+        return f"https://doi.org/10.7937/K9/TCIA.{slug}"
+
+    def descriptions(self) -> list[Row]:
+        """The collections that have a description (HTML), each with ``Description`` and a
+        stable ``DescriptionId``."""
+        return [
+            {**c, "DescriptionId": 100 + index}
+            for index, c in enumerate(self.collections)
+            if "Description" in c
+        ]
+
+    def on_server(self, server: str, *, default: bool) -> Dataset:
+        """The part of the dataset one server holds: the collections whose ``Server`` is
+        ``server`` (or that name none, on the default server). NLST's host has NLST only."""
+        kept = {
+            c["Collection"]
+            for c in self.collections
+            if c.get("Server", server if default else None) == server
+        }
+        patients = tuple(p for p in self.patients if p["Collection"] in kept)
+        patient_ids = {p["PatientID"] for p in patients}
+        studies = tuple(s for s in self.studies if s["PatientID"] in patient_ids)
+        study_ids = {s["StudyInstanceUID"] for s in studies}
+        series = tuple(s for s in self.series if s["StudyInstanceUID"] in study_ids)
+        series_ids = {s["SeriesInstanceUID"] for s in series}
+        return replace(
+            self,
+            collections=tuple(c for c in self.collections if c["Collection"] in kept),
+            patients=patients,
+            studies=studies,
+            series=series,
+            shared_lists={
+                name: uids for name, uids in self.shared_lists.items() if set(uids) <= series_ids
+            },
+        )
 
     def shared_list_members(self, name: str) -> Sequence[str]:
         return self.shared_lists.get(name, ())

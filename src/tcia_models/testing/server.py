@@ -25,10 +25,12 @@ from .dataset import Dataset
 from .faults import Fault, FaultQueue, fault_from_order
 from .http import BoundedHTTPServer, Reply, Request, Shaping
 from .queries import Archive, answer_for
-from .routes import Router
-from .wire import Dialect
+from .routes import Route, Router
+from .wire import Dialect, MissingCriterionValue
 
 __all__ = ["DEFAULT_PATH", "RecordedRequest", "TCIATestServer"]
+
+_SERVER_ERROR = b"Server was not able to process your request"
 
 DEFAULT_PATH = "/services/TCIA/TCIA/query"
 """Where the original API's queries live, as on TCIA (``services/TCIA/TCIA/query/<query>``)."""
@@ -71,15 +73,28 @@ class TCIATestServer:
     ) -> None:
         self.dataset = dataset or Dataset.guide()
         self.documents = _load_documents(metadata_dir)
-        self.generations: Mapping[str, Mapping[str, Any]] = packaged_metadata().generations[
-            "generations"
-        ]
+        described = packaged_metadata().generations
+        self.generations: Mapping[str, Mapping[str, Any]] = described["generations"]
+        self.servers: Mapping[str, Mapping[str, Any]] = described["servers"]
         self.path = "/" + path.strip("/")
-        self._router = Router(self.generations, self.documents, base_paths={"bindaas": self.path})
+        self._router = Router(
+            self.generations,
+            self.documents,
+            base_paths={"bindaas": self.path},
+            servers=self.servers,
+        )
         self._gate = Gatekeeper(
             self.generations, api_keys=api_keys, users=users, token_lifetime=token_lifetime
         )
-        self._archive = Archive(self.dataset, prewarm=prewarm)
+        # Each server holds its own collections (NLST's host has NLST only), over one dataset.
+        self._archives = {
+            name: Archive(self.dataset.on_server(name, default=name == next(iter(self.servers))))
+            for name in self.servers
+        }
+        self._archive = self._archives[next(iter(self.servers))]
+        if prewarm:
+            for archive in self._archives.values():
+                archive.images.warm()
         self.latency = latency
         """Seconds before the first byte of every response."""
         self.connect_latency = connect_latency
@@ -115,12 +130,16 @@ class TCIATestServer:
         """Where query names are appended, like TCIA's ``.../services/TCIA/TCIA/query``."""
         return self.origin + self.path
 
-    def base_url_for(self, api: str) -> str:
+    def base_url_for(self, api: str, server: str | None = None) -> str:
         """The base URL of one API generation: ``bindaas`` (``base_url``), ``nbia-v1``,
-        ``nbia-v2``, ``nbia-v4`` (``.../nbia-api/services/v4``), ..."""
+        ``nbia-v2``, ``nbia-v4`` (``.../nbia-api/services/v4``), ...; on ``server="nlst"``
+        the same path under ``/nlst`` (NLST's own host)."""
         if api not in self.generations:
             raise ValueError(f"no API generation {api!r}; one of {', '.join(self.generations)}")
-        return self.origin + self._router.base_paths[api]
+        name = server or next(iter(self.servers))
+        if name not in self.servers or api not in self.servers[name]["generations"]:
+            raise ValueError(f"server {name!r} does not serve {api!r}")
+        return self.origin + self._router.server_prefixes[name] + self._router.base_paths[api]
 
     def inject(self, fault: Fault, *, query: str | None = None, times: int = 1) -> None:
         """Answer the next ``times`` requests (for ``query``, or any) with ``fault``."""
@@ -128,7 +147,10 @@ class TCIATestServer:
 
     def images(self, series_instance_uid: str) -> tuple[tuple[str, bytes], ...]:
         """The DICOM files ``getImage`` sends for a series, as (ZIP entry name, bytes)."""
-        return self._archive.images.images(series_instance_uid).files
+        for archive in self._archives.values():
+            if series_instance_uid in archive.images:
+                return archive.images.images(series_instance_uid).files
+        raise KeyError(series_instance_uid)
 
     def start(self) -> Self:
         if self._thread is None:
@@ -181,19 +203,15 @@ class TCIATestServer:
             return self._control(request)
         fault = self.faults.take(route.query)
         instead = fault.on_request() if fault else None
-        reply = instead or self._answer(route.kind, route.api, route.query, request, fault)
+        reply = instead or self._answer(route, request, fault)
         return fault.on_reply(reply) if fault else reply
 
-    def _answer(
-        self,
-        kind: str,
-        api: str | None,
-        query: str | None,
-        request: Request,
-        fault: Fault | None,
-    ) -> Reply:
-        if kind == "token":
+    def _answer(self, route: Route, request: Request, fault: Fault | None) -> Reply:
+        api, query = route.api, route.query
+        if route.kind == "token":
             return self._gate.token(request)
+        if route.kind == "logout":
+            return self._gate.logout(request)
         if api is None:
             return Reply(404, b"Not Found")
         if not self._gate.allows(api, request):
@@ -201,21 +219,28 @@ class TCIATestServer:
         if query is None:
             return Reply(404, b"Not Found")
         document = self.documents[query]
-        if kind == "metadata":
+        if route.kind == "metadata":
             return Reply(200, json.dumps(document).encode(), "application/json")
         dialect = Dialect(api, document, self.generations[api])
+        if request.method != dialect.method and not (
+            request.method == "HEAD" and dialect.method == "GET"
+        ):
+            return Reply(405, b"", None)
         params = dict(request.params)
         if self.generations[api]["auth"] == "api_key":  # the key is no filter
             params.pop("api_key", None)
         unknown = dialect.unknown_parameters(params)
         if dialect.rejects_unknown and unknown:
             allowed = ", ".join(dialect.allowed_parameters)
+            kind = "form" if dialect.method == "POST" else "query"
             message = (
-                f"Invalid query parameter: '{unknown[0]}'. Allowed parameters are: [{allowed}]"
+                f"Invalid {kind} parameter: '{unknown[0]}'. Allowed parameters are: [{allowed}]"
             )
-            return Reply(400, message.encode())
+            return Reply(400, message.encode(), "application/json")
         try:
             arguments = dialect.canonical_parameters(params)
+        except MissingCriterionValue:
+            return Reply(500, _SERVER_ERROR + b"\nnull", "text/plain")
         except ValueError as error:
             return Reply(400, str(error).encode())
         for parameter in document["queryParameters"]:
@@ -223,7 +248,8 @@ class TCIATestServer:
                 wire_name = dialect.wire_name(parameter["name"])
                 message = f"A parameter, {wire_name} is required for this API call."
                 return Reply(400, message.encode(), "application/json")
-        return answer_for(document)(self._archive, dialect, arguments, fault)
+        archive = self._archives[route.server or next(iter(self._archives))]
+        return answer_for(document)(archive, dialect, arguments, fault)
 
     def _control(self, request: Request) -> Reply:
         """``POST /_tcia_test/faults`` with ``{"fault": {"kind": ..., ...}, "query": ...,

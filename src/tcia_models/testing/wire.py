@@ -11,9 +11,13 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["Dialect"]
+__all__ = ["Dialect", "MissingCriterionValue"]
 
 Row = dict[str, Any]
+
+
+class MissingCriterionValue(ValueError):
+    """A criterion without its value field: NBIA fails with a NullPointerException (500)."""
 
 
 class Dialect:
@@ -30,49 +34,101 @@ class Dialect:
         self.attributes = [
             a for a in document["attributes"] if api in a.get("generations", list(offered))
         ]
-        spellings: Mapping[str, Any] = self.wire.get("parameters", {})
+        self._spellings: Mapping[str, Any] = self.wire.get("parameters", {})
         self._parameters: dict[str, Mapping[str, Any]] = {
-            spellings.get(p["name"], {}).get("name", p["name"]): p
+            self._spellings.get(p["name"], {}).get("name", p["name"]): p
             for p in document["queryParameters"]
+            if "criteriaType" not in self._spellings.get(p["name"], {})
+        }
+        self.criteria = {
+            name: spelling
+            for name, spelling in self._spellings.items()
+            if "criteriaType" in spelling
         }
         self.string_values = bool(self.wire.get("stringValues", False))
-        self.rejects_unknown = bool(generation.get("rejectsUnknownParameters", False))
+        self.method = str(self.wire.get("method", "GET"))
+        self.takes_format = bool(self.wire.get("formatParameter", True))
+        # NBIA's criteria-indexed forms take any field; its other v4 resources check theirs.
+        self.rejects_unknown = bool(
+            generation.get("rejectsUnknownParameters", False) and not self.criteria
+        )
+        self.empty_answer = str(self.wire.get("emptyAnswer", "bare"))
+        self.denies_unknown_series = self.wire.get("unknownSeries") == "accessDenied"
 
     def wire_name(self, parameter: str) -> str:
-        return str(self.wire.get("parameters", {}).get(parameter, {}).get("name", parameter))
+        return str(self._spellings.get(parameter, {}).get("name", parameter))
 
     @property
     def allowed_parameters(self) -> list[str]:
-        return [*self._parameters, "format"]
+        return [*self._parameters, *(["format"] if self.takes_format else [])]
 
     def unknown_parameters(self, params: Mapping[str, str]) -> list[str]:
-        return [name for name in params if name not in self._parameters and name != "format"]
+        allowed = set(self.allowed_parameters)
+        return [name for name in params if name not in allowed]
 
     def canonical_parameters(self, params: Mapping[str, str]) -> dict[str, Any]:
-        """Wire names -> the metadata's names; dates parsed with this generation's format.
+        """Wire names -> the metadata's names; dates parsed with this generation's format,
+        joined lists split, criteria slots read into lists (an unknown criteria type is
+        ignored, as NBIA ignores it).
 
-        Raises ``ValueError`` for a date that is not in that format.
+        Raises ``ValueError`` for a date that is not in that format, and
+        ``MissingCriterionValue`` for a criterion without its value.
         """
         canonical: dict[str, Any] = {}
-        spellings: Mapping[str, Any] = self.wire.get("parameters", {})
+        consumed = self._read_criteria(params, canonical) if self.criteria else set[str]()
         for wire_name, value in params.items():
+            if wire_name in consumed:
+                continue
             parameter = self._parameters.get(wire_name)
             if parameter is None:
                 canonical[wire_name] = value
                 continue
             name = parameter["name"]
-            date_format = spellings.get(name, {}).get("dateFormat")
-            if parameter["type"] == "date" and value:
-                form = date_format or "%Y-%m-%d"
-                try:
-                    canonical[name] = datetime.datetime.strptime(value, form).date()
-                except ValueError:
-                    raise ValueError(
-                        f"{wire_name}={value!r} is not a date of the form {form}"
-                    ) from None
+            spelling = self._spellings.get(name, {})
+            if parameter.get("repeated") and "separator" in spelling:
+                canonical[name] = [v for v in value.split(spelling["separator"]) if v]
+            elif parameter["type"] == "date" and value:
+                canonical[name] = self._date(wire_name, value, spelling.get("dateFormat"))
             else:
                 canonical[name] = value
         return canonical
+
+    def _read_criteria(self, params: Mapping[str, str], canonical: dict[str, Any]) -> set[str]:
+        """``criteriaType0=...&value0=...``, from 0 while the index exists (NBIA stops at a
+        gap); returns the fields read."""
+        by_type: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+        for name, spelling in self.criteria.items():
+            by_type.setdefault(str(spelling["criteriaType"]).lower(), []).append((name, spelling))
+        types = {p["name"]: p for p in self.document["queryParameters"]}
+        consumed: set[str] = set()
+        index = 0
+        while f"criteriaType{index}" in params:
+            consumed.add(f"criteriaType{index}")
+            for name, spelling in by_type.get(params[f"criteriaType{index}"].lower(), []):
+                field = f"{spelling.get('valueField', 'value')}{index}"
+                if field not in params:
+                    raise MissingCriterionValue(field)
+                consumed.add(field)
+                value: Any = params[field]
+                kind = types[name]["type"]
+                if kind == "date":
+                    value = self._date(field, value, spelling.get("dateFormat"))
+                elif kind == "integer":
+                    value = int(value) - int(spelling.get("valueOffset", 0))
+                if types[name].get("repeated"):
+                    canonical.setdefault(name, []).append(value)
+                else:
+                    canonical[name] = value
+            index += 1
+        return consumed
+
+    @staticmethod
+    def _date(wire_name: str, value: str, date_format: str | None) -> datetime.date:
+        form = date_format or "%Y-%m-%d"
+        try:
+            return datetime.datetime.strptime(value, form).date()
+        except ValueError:
+            raise ValueError(f"{wire_name}={value!r} is not a date of the form {form}") from None
 
     def columns(self) -> list[tuple[str, str]]:
         return [
@@ -90,10 +146,17 @@ class Dialect:
             rendered[self._key(attribute)] = str(value) if self.string_values else value
         return rendered
 
+    def key(self, attribute: str) -> str:
+        """The key this generation sends ``attribute`` under."""
+        found = next((a for a in self.attributes if a["name"] == attribute), None)
+        return self._key(found) if found is not None else attribute
+
     def _key(self, attribute: Mapping[str, Any]) -> str:
         return str(attribute.get("wireNames", {}).get(self.api, attribute["name"]))
 
     def _value(self, value: Any, kind: str) -> Any:
+        if kind in ("string", "uid", "age") and not isinstance(value, str):
+            return str(value)  # a text column is text on the wire (v4's SliceThickness(mm))
         if kind not in ("date", "datetime") or not isinstance(value, str):
             return value
         moment = datetime.datetime.fromisoformat(value)

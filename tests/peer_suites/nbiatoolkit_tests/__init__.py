@@ -1,0 +1,3 @@
+## __init__.py
+
+# Path: projects/nbia-toolkit/src/nbiatoolkit/tests/__init__.py
