@@ -146,12 +146,19 @@ class Dataset:
             uid = series["StudyInstanceUID"]
             series_per_study[uid] = series_per_study.get(uid, 0) + 1
         released = {c["Collection"]: self._released(i, c) for i, c in enumerate(self.collections)}
+        # The same for every series of a collection: made once per collection, not per series.
+        nbia = {name: self._nbia_columns(name, released) for name in released}
         rows: list[Row] = []
         for series in self.series:
             study = studies[series["StudyInstanceUID"]]
             patient = patients[study["PatientID"]]
+            collection = patient["Collection"]
             row = {
-                **self._nbia_columns(patient["Collection"], released),
+                **(
+                    nbia[collection]
+                    if collection in nbia
+                    else self._nbia_columns(collection, released)
+                ),
                 **patient,
                 **study,
                 **series,

@@ -8,6 +8,7 @@ each generation sends and under which keys; schema/generations.json says how eac
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,6 +38,17 @@ class Dialect:
         }
         self.string_values = bool(self.wire.get("stringValues", False))
         self.rejects_unknown = bool(generation.get("rejectsUnknownParameters", False))
+        # (name, key, type) per attribute, worked out once: render runs once per row, and an
+        # archive-scale answer has a million rows.
+        temporal = ("date", "datetime")
+        self._plain = [
+            (a["name"], self._key(a)) for a in self.attributes if a["type"] not in temporal
+        ]
+        self._dates = [
+            (a["name"], self._key(a), a["type"]) for a in self.attributes if a["type"] in temporal
+        ]
+        # A dataset holds few distinct dates: each is formatted once per dialect.
+        self._date = functools.lru_cache(maxsize=65536)(self._format_date)
 
     def wire_name(self, parameter: str) -> str:
         return str(self.wire.get("parameters", {}).get(parameter, {}).get("name", parameter))
@@ -81,21 +93,21 @@ class Dialect:
 
     def render(self, row: Row) -> Row:
         """A projected row, with this generation's keys and value forms."""
-        rendered: Row = {}
-        for attribute in self.attributes:
-            value = row.get(attribute["name"])
-            if value is None:
-                continue
-            value = self._value(value, attribute["type"])
-            rendered[self._key(attribute)] = str(value) if self.string_values else value
+        rendered: Row = {
+            key: value for name, key in self._plain if (value := row.get(name)) is not None
+        }
+        for name, key, kind in self._dates:
+            value = row.get(name)
+            if value is not None:
+                rendered[key] = self._date(value, kind) if isinstance(value, str) else value
+        if self.string_values:
+            return {key: str(value) for key, value in rendered.items()}
         return rendered
 
     def _key(self, attribute: Mapping[str, Any]) -> str:
         return str(attribute.get("wireNames", {}).get(self.api, attribute["name"]))
 
-    def _value(self, value: Any, kind: str) -> Any:
-        if kind not in ("date", "datetime") or not isinstance(value, str):
-            return value
+    def _format_date(self, value: str, kind: str) -> str:
         moment = datetime.datetime.fromisoformat(value)
         form = self._generation["dateForm" if kind == "date" else "datetimeForm"]
         return moment.strftime(form)
