@@ -26,3 +26,5 @@ from ._specs import ParameterSpec as ParameterSpec
 from ._specs import QuerySpec as QuerySpec
 from ._sync.client import TCIAClient as TCIAClient
 from .parsing import parse as parse
+from .tables import arrow_schema as arrow_schema
+from .tables import parse_table as parse_table

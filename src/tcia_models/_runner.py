@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import abc
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._specs import ModelT, QuerySpec
 
-__all__ = ["AsyncQueryRunner", "SyncQueryRunner"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = [
+    "AsyncQueryRunner",
+    "AsyncTableFetch",
+    "AsyncTableRunner",
+    "SyncQueryRunner",
+    "SyncTableRunner",
+    "TableFetch",
+]
 
 
 class SyncQueryRunner(abc.ABC):
@@ -45,3 +55,26 @@ class AsyncQueryRunner(abc.ABC):
     async def _run_to_file(
         self, spec: QuerySpec[Any], arguments: Mapping[str, object], path: str | os.PathLike[str]
     ) -> Path: ...
+
+
+class SyncTableRunner(abc.ABC):
+    """What the generated ``SyncTables`` call: the client supplies the transport."""
+
+    @abc.abstractmethod
+    def _run_table(
+        self, spec: QuerySpec[Any], arguments: Mapping[str, object], format: str
+    ) -> pa.Table: ...
+
+
+class AsyncTableRunner(abc.ABC):
+    @abc.abstractmethod
+    async def _run_table(
+        self, spec: QuerySpec[Any], arguments: Mapping[str, object], format: str
+    ) -> pa.Table: ...
+
+
+TableFetch = Callable[[QuerySpec[Any], Mapping[str, object], str], "pa.Table"]
+"""A client's way to run a query into a table (its ``_run_table``)."""
+
+AsyncTableFetch = Callable[[QuerySpec[Any], Mapping[str, object], str], Awaitable["pa.Table"]]
+"""The async client's way to run a query into a table."""

@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import httpx
 
@@ -38,10 +38,14 @@ from .._download import (
     describe_failure,
 )
 from .._exceptions import APIStatusError, InvalidParameterError, ResponseFormatError
-from .._generated import ApiName, AsyncQueries
+from .._generated import ApiName, AsyncQueries, AsyncTables
 from .._progress import ProgressBar
 from .._request import PreparedRequest
+from .._runner import AsyncTableFetch
 from .._specs import HttpMethod, ModelT, QuerySpec
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["AsyncTCIAClient"]
 
@@ -263,6 +267,25 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
         body = await self._exchange(request, BufferSink(), self._core.limit(request))
         return self._core.one(spec, request, body)
 
+    async def _run_table(
+        self, spec: QuerySpec[Any], arguments: Mapping[str, object], format: str
+    ) -> pa.Table:
+        from ..tables import TableSink  # pyarrow is optional: needed from here on
+
+        request = self._core.prepare(spec, arguments, format)
+        sink = TableSink(spec, format, redact=self._core.redact)
+        return await self._exchange(request, sink, self._core.limit(request))
+
+    @property
+    def tables(self) -> AsyncTables:
+        """Every list query as a typed ``pyarrow.Table`` (``pip install 'tcia-models[arrow]'``),
+        for pandas, polars and DuckDB: ``await tcia.tables.get_series(collection=...)``.
+
+        CSV is asked for where the query offers it and parsed while it streams in, so the body
+        is never held whole; columns follow ``arrow_schema(Model)``.
+        """
+        return _Tables(self._run_table)
+
     async def _run_to_file(
         self, spec: QuerySpec[Any], arguments: Mapping[str, object], path: str | os.PathLike[str]
     ) -> Path:
@@ -393,6 +416,18 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
             )
         }
         return [outcomes[uid] for uid in uids]
+
+
+class _Tables(AsyncTables):
+    """``tcia.tables``: the generated table methods, run by their client."""
+
+    def __init__(self, run: AsyncTableFetch) -> None:
+        self._run = run
+
+    async def _run_table(
+        self, spec: QuerySpec[Any], arguments: Mapping[str, object], format: str
+    ) -> pa.Table:
+        return await self._run(spec, arguments, format)
 
 
 def _unique(items: Iterable[str]) -> Iterable[str]:

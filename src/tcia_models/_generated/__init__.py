@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .series_metadata import SeriesMetadata
     from .series_size import SeriesSize
     from .sop_instance import SOPInstance
+    from .table_methods import AsyncTables, SyncTables
 
 _MODULES = {
     "BodyPartExamined": "body_part_examined",
@@ -46,6 +47,8 @@ _MODULES = {
     "DEFAULT_API": "generations",
     "GENERATIONS": "generations",
     "TabularFormat": "formats",
+    "AsyncTables": "table_methods",
+    "SyncTables": "table_methods",
 }
 
 __all__ = [
@@ -67,6 +70,8 @@ __all__ = [
     "DEFAULT_API",
     "GENERATIONS",
     "TabularFormat",
+    "AsyncTables",
+    "SyncTables",
 ]
 
 
