@@ -75,7 +75,7 @@ _INTEGER = r"^[+-]?\d+$"
 
 _JSON_PIECE = 8 << 20
 """Bytes of a JSON array converted to newline-delimited JSON and parsed at a time."""
-_CSV_BLOCK = 1 << 20
+_CSV_BLOCK = 8 << 20
 """Bytes pyarrow's CSV reader takes per block (a record batch each)."""
 
 
