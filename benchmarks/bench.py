@@ -429,12 +429,17 @@ def archive_scale(args: argparse.Namespace) -> dict[str, Any]:
             results["server_ready_seconds"] = time.perf_counter() - started
             v4 = todays_api(base_url)
             # The server builds each body once (then keeps it): built here, before any clock.
+            # Streamed and dropped: a child forked while this process held the bodies would
+            # report this process's memory as its own peak RSS.
             for format in ("csv", "json"):
-                began = time.perf_counter()
-                body = httpx.get(v4 + "/getSeries", params={"format": format}, timeout=1800)
+                began, size = time.perf_counter(), 0
+                params = {"format": format}
+                with httpx.stream("GET", v4 + "/getSeries", params=params, timeout=1800) as got:
+                    for chunk in got.iter_raw():
+                        size += len(chunk)
                 results[f"server_{format}_body"] = {
                     "seconds": time.perf_counter() - began,
-                    "mb": len(body.content) / 1e6,
+                    "mb": size / 1e6,
                 }
             clients = ["tcia-models tables", "tcia_utils df", "tcia-models models", "json.loads"]
             for client in clients:
