@@ -40,6 +40,9 @@ TARGETS = {
     "download_peak_rss_mb": 150,
     "small_queries_speedup": 5.0,
     "parse_vs_json_loads": 2.5,
+    "parse_table_csv_vs_json_loads": 0.5,
+    "archive_speedup_vs_tcia_utils": 10.0,
+    "archive_peak_rss_mb": 1024,
     "import_seconds": 0.3,
     "cli_help_seconds": 0.5,
 }
@@ -430,8 +433,8 @@ def small_queries(args: argparse.Namespace) -> dict[str, Any]:
 def typed_parsing(args: argparse.Namespace) -> dict[str, Any]:
     sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
     parsers = {
-        "json": ["tcia_models.parse", "json.loads", "orjson", "pandas"],
-        "csv": ["tcia_models.parse", "csv.DictReader", "pandas"],
+        "json": ["tcia_models.parse", "json.loads", "tcia_models.parse_table", "orjson", "pandas"],
+        "csv": ["tcia_models.parse", "csv.DictReader", "tcia_models.parse_table", "pandas"],
     }
     results: dict[str, Any] = {}
     rows_out = []
@@ -487,6 +490,80 @@ def typed_parsing(args: argparse.Namespace) -> dict[str, Any]:
             f"vs {parsers['json'][1]} / csv",
         ],
         rows_out,
+    )
+    for size in sizes:
+        loads = results[f"json {size} json.loads"]["seconds"]["median"]
+        table = results[f"csv {size} tcia_models.parse_table"]["seconds"]["median"]
+        models = results[f"json {size} tcia_models.parse"]["seconds"]["median"]
+        print(
+            f"{size} rows: parse_table (CSV) / json.loads (JSON) = {table / loads:.3f} (target <= "
+            f"{TARGETS['parse_table_csv_vs_json_loads']}); parse (JSON) / json.loads = "
+            f"{models / loads:.3f} (target <= {TARGETS['parse_vs_json_loads']})"
+        )
+    return results
+
+
+def archive_scale(args: argparse.Namespace) -> dict[str, Any]:
+    """One whole-archive getSeries (1M series, unshaped), end to end in a fresh process."""
+    count = 100_000 if args.quick else 1_000_000
+    synthetic = ["--synthetic-series", str(count), "--images-per-series", "0"]
+    command = [DEV_PYTHON, "-m", "tcia_models.testing", "--port", "0", *synthetic]
+    results: dict[str, Any] = {"series": count}
+    started = time.perf_counter()
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as server:
+        try:
+            assert server.stdout is not None
+            base_url = server.stdout.readline().strip()
+            results["server_ready_seconds"] = time.perf_counter() - started
+            v4 = todays_api(base_url)
+            # The server builds each body once (then keeps it): built here, before any clock.
+            # Streamed and dropped: a child forked while this process held the bodies would
+            # report this process's memory as its own peak RSS.
+            for format in ("csv", "json"):
+                began, size = time.perf_counter(), 0
+                params = {"format": format}
+                with httpx.stream("GET", v4 + "/getSeries", params=params, timeout=1800) as got:
+                    for chunk in got.iter_raw():
+                        size += len(chunk)
+                results[f"server_{format}_body"] = {
+                    "seconds": time.perf_counter() - began,
+                    "mb": size / 1e6,
+                }
+            clients = ["tcia-models tables", "tcia_utils df", "tcia-models models", "json.loads"]
+            for client in clients:
+                walls, rss = [], []
+                for _ in range(args.runs if args.quick else 1):
+                    measured = run_measured(
+                        worker("archive", client=client, origin=origin_of(base_url), base_url=v4)
+                    )
+                    if measured["output"].get("rows") != count:
+                        raise SystemExit(f"{client}: {measured['output']} rows, not {count}")
+                    walls.append(measured["wall"])
+                    rss.append(measured["peak_rss_mb"])
+                results[client] = {"wall": summary(walls), "peak_rss_mb": max(rss)}
+        finally:
+            server.terminate()
+    ours = results["tcia-models tables"]["wall"]["median"]
+    print_table(
+        f"Whole-archive getSeries, {count} series from the bundled server (NBIA v4, unshaped), "
+        "end to end in a fresh process",
+        ["client", "wall s", "peak RSS MB", "vs tables"],
+        [
+            [c, results[c]["wall"]["median"], results[c]["peak_rss_mb"], r["wall"]["median"] / ours]
+            for c in clients
+            for r in [results[c]]
+        ],
+    )
+    speedup = results["tcia_utils df"]["wall"]["median"] / ours
+    print(
+        f"tables vs tcia_utils df: {speedup:.1f}x faster (target >= "
+        f"{TARGETS['archive_speedup_vs_tcia_utils']}); tables peak RSS "
+        f"{results['tcia-models tables']['peak_rss_mb']:.0f} MB (target < "
+        f"{TARGETS['archive_peak_rss_mb']}); server ready in {results['server_ready_seconds']:.1f} "
+        f"s, bodies built in {results['server_csv_body']['seconds']:.1f} s (CSV, "
+        f"{results['server_csv_body']['mb']:.0f} MB) and "
+        f"{results['server_json_body']['seconds']:.1f} s (JSON, "
+        f"{results['server_json_body']['mb']:.0f} MB)"
     )
     return results
 
@@ -554,6 +631,7 @@ SCENARIOS = {
     "download-cpu": download_cpu,
     "small-queries": small_queries,
     "parsing": typed_parsing,
+    "archive": archive_scale,
     "start-up": start_up,
     "codegen": codegen,
 }

@@ -133,6 +133,11 @@ def parse(parser: str, path: str, format: str) -> dict[str, Any]:
 
         def run() -> Any:
             return typed(Series, body, format)  # type: ignore[arg-type]
+    elif parser == "tcia_models.parse_table":
+        from tcia_models import Series, parse_table
+
+        def run() -> Any:
+            return parse_table(Series, body, format)  # type: ignore[arg-type]
     elif parser == "json.loads":
 
         def run() -> Any:
@@ -161,9 +166,35 @@ def parse(parser: str, path: str, format: str) -> dict[str, Any]:
     return {"seconds": seconds, "rows": len(rows), "extra_mb": _rss_mb() - before}
 
 
+# Archive scale -------------------------------------------------------------------------------
+
+
+def archive(client: str, origin: str, base_url: str) -> dict[str, Any]:
+    """One whole-archive getSeries, end to end: the imports, the request, the rows."""
+    if client == "tcia-models tables":
+        from tcia_models import TCIAClient
+
+        with TCIAClient(base_url=base_url) as tcia:
+            rows = tcia.tables.get_series().num_rows
+    elif client == "tcia-models models":
+        from tcia_models import TCIAClient
+
+        with TCIAClient(base_url=base_url) as tcia:
+            rows = len(tcia.get_series())
+    elif client == "tcia_utils df":
+        rows = len(peers.tcia_utils_nbia(origin).getSeries(format="df"))
+    elif client == "json.loads":
+        import httpx
+
+        response = httpx.get(base_url + "/getSeries", params={"format": "json"}, timeout=600)
+        rows = len(json.loads(response.content))
+    else:
+        raise SystemExit(f"unknown client {client}")
+    return {"rows": rows}
+
+
 if __name__ == "__main__":
     task, arguments = sys.argv[1], json.loads(sys.argv[2])
-    result = {"download": download, "small_queries": small_queries, "parse": parse}[task](
-        **arguments
-    )
+    tasks = {"download": download, "small_queries": small_queries, "parse": parse}
+    result = {**tasks, "archive": archive}[task](**arguments)
     print(json.dumps(result))

@@ -19,6 +19,7 @@ from codegen.config import CodegenConfig
 from codegen.errors import CodegenError
 from codegen.render import render
 from codegen.sources import fetch, lock_file, read_snapshot, serialize_document
+from codegen.transform import table_problems
 from codegen.unasync import unasync_tree
 from codegen.validate import offered_by, validate_documents
 from tcia_models._metadata import compare_documents, format_drift
@@ -87,9 +88,13 @@ def _run(args: argparse.Namespace, config: CodegenConfig) -> int:
             served = [q for q, document in snapshot.items() if api in offered_by(document)]
             fetched = fetch(api, args.base_url, served, api_key=args.api_key)
             documents = {**snapshot, **fetched}
+        tables = json.loads(config.tables.read_text("utf-8"))
         validate_documents(documents, schema, generations, generations_schema)
+        problems = table_problems(documents, tables)
+        if problems:
+            raise CodegenError("invalid tables.json, nothing written:\n  " + "\n  ".join(problems))
         outputs = {
-            config.output: render(documents, schema, generations),
+            config.output: render(documents, schema, generations, tables),
             config.sync_output: unasync_tree(config.async_source, config.root),
         }
     except CodegenError as error:

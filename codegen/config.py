@@ -19,6 +19,7 @@ class CodegenConfig(BaseModel):
     generations_schema: Path
     snapshot: Path
     lock: Path
+    tables: Path
     output: Path
     package: str
     async_source: Path

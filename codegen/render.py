@@ -15,9 +15,11 @@ from datamodel_code_generator.format import Formatter, PythonVersion
 from codegen.naming import snake_case
 from codegen.transform import (
     TABULAR_FORMATS,
+    ArrowField,
     Parameter,
     Query,
     WireParameter,
+    arrow_fields,
     field_aliases,
     model_schemas,
     queries,
@@ -48,13 +50,19 @@ _MODEL_CONFIG = GenerateConfig(
 
 
 def render(
-    documents: Mapping[str, Any], schema: Mapping[str, Any], generations: Mapping[str, Any]
+    documents: Mapping[str, Any],
+    schema: Mapping[str, Any],
+    generations: Mapping[str, Any],
+    tables: Mapping[str, Any],
 ) -> dict[str, str]:
     """Every generated file, keyed by its path relative to the output directory."""
     specs = queries(documents)
     files = _render_models(model_schemas(documents), field_aliases(documents))
     files["queries.py"] = _render_queries(specs)
     files["methods.py"] = _render_methods(specs)
+    tabled = arrow_fields(documents, tables)
+    files["table_methods.py"] = _render_table_methods([q for q in specs if q.model in tabled])
+    files["arrow_schemas.py"] = _render_arrow_schemas(tabled)
     files["generations.py"] = _render_generations(generations)
     files["formats.py"] = _render_formats()
     files["__init__.py"] = _render_init(specs)
@@ -323,6 +331,122 @@ def _collections_import(needs_sequence: bool, *, needs_iterator: bool) -> str:
     return f"from collections.abc import {', '.join(names)}\n" if names else ""
 
 
+def _table_docstring(query: Query) -> str:
+    lines = [
+        query.description.rstrip(".") + ", as a table.",
+        "",
+        f"Returns a ``pyarrow.Table`` with ``arrow_schema({query.model})``: one row per "
+        f"``{query.model}``, one typed column per attribute (then any the models do not know).",
+        "",
+        "Args:",
+    ]
+    for p in query.parameters:
+        required = "Required. " if p.required else ""
+        lines.append(f"    {p.python_name}: {required}{p.description} (wire name ``{p.name}``)")
+    lines.append(
+        f"    format: The wire format to request; ``{query.table_formats[0]}`` "
+        + (
+            "is parsed while it streams in."
+            if query.table_formats[0] == "csv"
+            else "is the one offered."
+        )
+    )
+    lines += ["", f"Wire query: ``{query.name}``."]
+    return docstring("\n".join(lines), " " * 8)
+
+
+def _table_method(query: Query, *, asynchronous: bool) -> str:
+    keywords = [f"{p.python_name}: {p.annotation}" for p in query.parameters if p.required]
+    keywords += [
+        f"{p.python_name}: {p.annotation} = None" for p in query.parameters if not p.required
+    ]
+    arguments = (
+        "{" + ", ".join(f"{py_str(p.name)}: {p.python_name}" for p in query.parameters) + "}"
+    )
+    formats = query.table_formats
+    keywords.append(
+        f"format: Literal[{', '.join(py_str(f) for f in formats)}] = {py_str(formats[0])}"
+    )
+    prefix, awaiting = ("async def", "await ") if asynchronous else ("def", "")
+    signature = ",\n".join(f"        {k}" for k in ["self", "*", *keywords])
+    return (
+        f"\n    {prefix} {query.method_name}(\n{signature},\n    ) -> pa.Table:\n"
+        f"{_table_docstring(query)}"
+        f"        return {awaiting}self._run_table({query.constant}, {arguments}, format)\n"
+    )
+
+
+def _render_table_methods(specs: list[Query]) -> str:
+    """The table form of every list query (not the single-row aggregates nor the files)."""
+    listed = [q for q in specs if q.model and not q.single_row and not q.writes_file]
+    needs_datetime = any(p.type in ("date", "datetime") for q in listed for p in q.parameters)
+    needs_sequence = any(p.repeated for q in listed for p in q.parameters)
+    out = [
+        f"{HEADER}\n",
+        '"""A table form of every list query, for the sync and the async client\n',
+        "(``tcia.tables.get_series(...)``). pyarrow is needed only when one is called.\n",
+        '"""\n\n',
+        "from __future__ import annotations\n\n",
+        "import datetime\n" if needs_datetime else "",
+        _collections_import(needs_sequence, needs_iterator=False),
+        "from typing import TYPE_CHECKING, Literal\n\n",
+        "from tcia_models._runner import AsyncTableRunner, SyncTableRunner\n\n",
+        "from .queries import (\n",
+        *(f"    {q.constant},\n" for q in listed),
+        ")\n\n",
+        "if TYPE_CHECKING:\n",
+        "    import pyarrow as pa\n",
+    ]
+    for class_name, base, asynchronous in (
+        ("SyncTables", "SyncTableRunner", False),
+        ("AsyncTables", "AsyncTableRunner", True),
+    ):
+        out.append(f"\n\nclass {class_name}({base}):\n")
+        out.append(
+            docstring(
+                "Every list query as a ``pyarrow.Table`` (``pip install 'tcia-models[arrow]'``).",
+                "    ",
+            )
+        )
+        out.extend(_table_method(query, asynchronous=asynchronous) for query in listed)
+    return "".join(out)
+
+
+def _arrow_field(field: ArrowField) -> str:
+    metadata = ", ".join(f"{py_str(k)}: {py_str(v)}" for k, v in field.metadata)
+    return (
+        f"        pa.field(\n            {py_str(field.name)},\n            {field.type},\n"
+        f"            nullable={field.nullable},\n            metadata={{{metadata}}},\n"
+        "        ),\n"
+    )
+
+
+def _render_arrow_schemas(models: Mapping[str, tuple[str, tuple[ArrowField, ...]]]) -> str:
+    out = [
+        f"{HEADER}\n",
+        '"""One Arrow schema per model (``tcia_models.arrow_schema(Series)``), from the metadata\n',
+        "and schema/tables.json. Field metadata carries the DICOM tag, the description and the\n",
+        "other keys an attribute arrives under. Importing this module needs pyarrow.\n",
+        '"""\n\n',
+        "from __future__ import annotations\n\n",
+        "from collections.abc import Mapping\n",
+        "from types import MappingProxyType\n\n",
+        "import pyarrow as pa\n",
+    ]
+    for model, (description, fields) in models.items():
+        out.append(f"\n{snake_case(model).upper()} = pa.schema(\n    (\n")
+        out.extend(_arrow_field(field) for field in fields)
+        out.append("    ),\n")
+        out.append(
+            f'    metadata={{"x-tcia-model": {py_str(model)}, "description": '
+            f"{py_str(description)}}},\n)\n"
+        )
+    out.append("\nSCHEMAS: Mapping[str, pa.Schema] = MappingProxyType(\n    {\n")
+    out.extend(f"        {py_str(model)}: {snake_case(model).upper()},\n" for model in models)
+    out.append("    }\n)\n")
+    return "".join(out)
+
+
 def _render_formats() -> str:
     return "".join(
         [
@@ -345,6 +469,7 @@ def _render_init(specs: list[Query]) -> str:
     where |= {"ApiName": "generations", "DEFAULT_API": "generations", "GENERATIONS": "generations"}
     where |= {name: "generations" for name in ("ServerName", "DEFAULT_SERVER", "SERVERS")}
     where |= {"TabularFormat": "formats"}
+    where |= {"AsyncTables": "table_methods", "SyncTables": "table_methods"}
     by_module: dict[str, list[str]] = {}
     for name, module in where.items():
         by_module.setdefault(module, []).append(name)

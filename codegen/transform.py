@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,21 @@ PARAMETER_ANNOTATIONS = {
     "datetime": "datetime.datetime",
     "object": "dict[str, object]",
 }
+
+# How each metadata `type` is written in the Arrow schemas (counts int64, flags bool, dates date32,
+# timestamps in microseconds like datetime.datetime, naive as TCIA sends them).
+ARROW_TYPES = {
+    "string": "pa.string()",
+    "uid": "pa.string()",
+    "age": "pa.string()",
+    "integer": "pa.int64()",
+    "number": "pa.float64()",
+    "boolean": "pa.bool_()",
+    "date": "pa.date32()",
+    "datetime": 'pa.timestamp("us")',
+}
+ARROW_DICTIONARY = "pa.dictionary(pa.int32(), pa.string())"
+_STRING_TYPES = frozenset({"string", "uid", "age"})
 
 # The formats that parse into models: the runtime's one registry of readers.
 TABULAR_FORMATS: tuple[str, ...] = tuple(READERS)
@@ -107,6 +123,12 @@ class Query:
     @property
     def tabular_formats(self) -> tuple[str, ...]:
         return tuple(f for f in TABULAR_FORMATS if f in self.formats)
+
+    @property
+    def table_formats(self) -> tuple[str, ...]:
+        """The formats a table may be read from, CSV first where offered: pyarrow reads it in
+        C++, column by column, while it streams in."""
+        return tuple(sorted(self.tabular_formats, key=lambda f: f != "csv"))
 
     @property
     def writes_file(self) -> bool:
@@ -245,3 +267,67 @@ def field_aliases(documents: Mapping[str, Any]) -> dict[str, list[str]]:
         for model, attributes in sorted(_wire_names_per_model(documents).items())
         for name, wires in sorted(attributes.items())
     }
+
+
+@dataclass(frozen=True)
+class ArrowField:
+    name: str
+    type: str
+    """pyarrow code for the type, e.g. ``pa.int64()``."""
+    nullable: bool
+    metadata: tuple[tuple[str, str], ...]
+
+
+def arrow_fields(
+    documents: Mapping[str, Any], tables: Mapping[str, Any]
+) -> dict[str, tuple[str, tuple[ArrowField, ...]]]:
+    """Model name -> (its description, one Arrow field per attribute), in the models' order;
+    ``tables`` is schema/tables.json (which string attributes are dictionary-encoded)."""
+    dictionary = set(tables["dictionaryEncoded"]["attributes"])
+    wire_names = _wire_names_per_model(documents)
+    result: dict[str, tuple[str, tuple[ArrowField, ...]]] = {}
+    for document in documents.values():
+        if not document["attributes"] or any(a["type"] == "object" for a in document["attributes"]):
+            continue  # nested answers (a search's patients with their studies) have no table form
+        model = document["returnObject"]
+        fields: list[ArrowField] = []
+        for attribute in document["attributes"]:
+            name, kind = attribute["name"], attribute["type"]
+            encoded = name in dictionary and kind in _STRING_TYPES
+            metadata: list[tuple[str, str]] = []
+            tag = dicom_tag_hex(attribute["dicomTag"])
+            if tag:
+                metadata.append((DICOM_TAG_KEY, tag))
+            if attribute["description"]:
+                metadata.append(("description", _one_newline_style(attribute["description"])))
+            aliases = wire_names[model["name"]].get(name)
+            if aliases:
+                metadata.append((WIRE_NAMES_KEY, json.dumps(aliases)))
+            fields.append(
+                ArrowField(
+                    name,
+                    ARROW_DICTIONARY if encoded else ARROW_TYPES[kind],
+                    not attribute.get("required", False),
+                    tuple(metadata),
+                )
+            )
+        result[model["name"]] = (_one_newline_style(model["description"]), tuple(fields))
+    return result
+
+
+def table_problems(documents: Mapping[str, Any], tables: Mapping[str, Any]) -> list[str]:
+    """schema/tables.json names only string attributes that exist, so the list cannot rot."""
+    kinds: dict[str, set[str]] = {}
+    for document in documents.values():
+        for attribute in document["attributes"]:
+            kinds.setdefault(attribute["name"], set()).add(attribute["type"])
+    problems: list[str] = []
+    for name in tables["dictionaryEncoded"]["attributes"]:
+        if name not in kinds:
+            problems.append(f"tables.json: {name!r} is no attribute of any query; remove it")
+        elif not kinds[name] <= _STRING_TYPES:
+            problems.append(
+                f"tables.json: {name!r} is of type {', '.join(sorted(kinds[name]))}; only "
+                "string attributes can be dictionary-encoded"
+            )
+    return problems

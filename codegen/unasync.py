@@ -16,6 +16,8 @@ from codegen.errors import CodegenError
 SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
     ("AsyncTCIAClient", "TCIAClient"),
     ("AsyncQueries", "SyncQueries"),
+    ("AsyncTables", "SyncTables"),
+    ("AsyncTableFetch", "TableFetch"),
     ("AsyncIterator", "Iterator"),
     ("httpx.AsyncClient", "httpx.Client"),
     ("asyncio_backend", "thread_backend"),

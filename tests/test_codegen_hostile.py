@@ -26,6 +26,7 @@ CONFIG = CodegenConfig.load()
 SCHEMA = json.loads(CONFIG.schema_path.read_text())
 GENERATIONS = json.loads(CONFIG.generations.read_text())
 GENERATIONS_SCHEMA = json.loads(CONFIG.generations_schema.read_text())
+TABLES = json.loads(CONFIG.tables.read_text())
 SNAPSHOT = read_snapshot(CONFIG.snapshot)
 
 
@@ -170,7 +171,7 @@ def test_every_document_codegen_accepts_generates_code_that_imports(
     root = tmp_path_factory.mktemp("generated")
     package = f"accepted_{next(_counter)}"
     (root / package).mkdir()
-    for name, text in render(documents, SCHEMA, GENERATIONS).items():
+    for name, text in render(documents, SCHEMA, GENERATIONS, TABLES).items():
         (root / package / name).write_text(text)
     sys.path.insert(0, str(root))
     try:

@@ -38,3 +38,5 @@ from .manifests import manifest_text as manifest_text
 from .manifests import read_manifest as read_manifest
 from .manifests import write_manifest as write_manifest
 from .parsing import parse as parse
+from .tables import arrow_schema as arrow_schema
+from .tables import parse_table as parse_table

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import abc
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._specs import ModelT, QuerySpec
 
-__all__ = ["AsyncQueryRunner", "SyncQueryRunner"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = [
+    "AsyncQueryRunner",
+    "AsyncTableFetch",
+    "AsyncTableRunner",
+    "SyncQueryRunner",
+    "SyncTableRunner",
+    "TableFetch",
+]
 
 
 class SyncQueryRunner(abc.ABC):
@@ -55,3 +65,26 @@ class AsyncQueryRunner(abc.ABC):
     def _iter_pages(
         self, spec: QuerySpec[ModelT], arguments: Mapping[str, object], format: str
     ) -> AsyncIterator[ModelT]: ...
+
+
+class SyncTableRunner(abc.ABC):
+    """What the generated ``SyncTables`` call: the client supplies the transport."""
+
+    @abc.abstractmethod
+    def _run_table(
+        self, spec: QuerySpec[Any], arguments: Mapping[str, object], format: str
+    ) -> pa.Table: ...
+
+
+class AsyncTableRunner(abc.ABC):
+    @abc.abstractmethod
+    async def _run_table(
+        self, spec: QuerySpec[Any], arguments: Mapping[str, object], format: str
+    ) -> pa.Table: ...
+
+
+TableFetch = Callable[[QuerySpec[Any], Mapping[str, object], str], "pa.Table"]
+"""A client's way to run a query into a table (its ``_run_table``)."""
+
+AsyncTableFetch = Callable[[QuerySpec[Any], Mapping[str, object], str], Awaitable["pa.Table"]]
+"""The async client's way to run a query into a table."""

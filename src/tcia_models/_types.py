@@ -1,51 +1,121 @@
 """Value types for TCIA attributes whose wire form pydantic cannot parse on its own.
 
-TCIA has sent dates as ``2008-10-18`` (Bindaas), ``2003-12-12 00:00:00.0`` (NBIA v1/v2),
-``12-12-2003`` (NBIA v4) and DICOM ``20031212``. pydantic's own (Rust) date parser handles the
-first two, so it runs first and the Python fallback below only sees the other forms: the common
-case never calls into Python.
+Every form TCIA has sent a date or a timestamp in is listed once, in ``DATE_FORMS``: the models'
+Python fallback below and the Arrow tables' vectorised parser (``tcia_models.tables``) both read
+that list, so a new form is one line here. ISO 8601 (``2008-10-18``, ``2003-12-12 00:00:00.0``)
+is parsed natively by pydantic's (Rust) parser and by pyarrow's cast, so the common case never
+calls into Python.
 """
 
 from __future__ import annotations
 
 import datetime
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
-__all__ = ["Date", "DateTime", "parse_tcia_date", "parse_tcia_datetime"]
-
-_DATE_FORMS = "YYYY-MM-DD, YYYY-MM-DD HH:MM:SS[.f], MM-DD-YYYY or YYYYMMDD"
+__all__ = ["DATE_FORMS", "Date", "DateForm", "DateTime", "parse_tcia_date", "parse_tcia_datetime"]
 
 
-def parse_tcia_date(value: str) -> datetime.date | None:
-    """Parse a date in any form TCIA has sent; an empty string is a missing value."""
+@dataclass(frozen=True)
+class DateForm:
+    """One way TCIA has written a date or a timestamp."""
+
+    example: str
+    strptime: str | None
+    """Its ``strptime`` format, or ``None`` for ISO 8601 (parsed natively everywhere)."""
+    sent_by: str
+
+
+DATE_FORMS: tuple[DateForm, ...] = (
+    DateForm("2008-10-18", None, "Bindaas (SQL DATE)"),
+    DateForm("2003-12-12 00:00:00.0", None, "NBIA v1 and v2 (Java Timestamp.toString())"),
+    DateForm("12-12-2003", "%m-%d-%Y", "NBIA v4 (MySQL date_format '%m-%d-%Y')"),
+    DateForm("20031212", "%Y%m%d", "DICOM DA values"),
+)
+"""Every form, in the order they are tried."""
+
+_DATE_FORMS = ", ".join(form.example for form in DATE_FORMS)
+
+# strptime directives of fixed width, which a regular expression parses several times faster
+# than datetime.strptime (a v4 response has a few dates per row, a million rows at archive scale).
+_FIXED_WIDTH = {
+    "%Y": r"(?P<year>\d{4})",
+    "%m": r"(?P<month>\d{2})",
+    "%d": r"(?P<day>\d{2})",
+    "%H": r"(?P<hour>\d{2})",
+    "%M": r"(?P<minute>\d{2})",
+    "%S": r"(?P<second>\d{2})",
+}
+
+
+def _compile(form: str) -> Callable[[str], datetime.datetime | None]:
+    """A parser for one strptime format: ``None`` when the text is not of that form."""
+    pieces = re.split(r"(%.)", form)
+    fixed_width = all(piece in _FIXED_WIDTH or "%" not in piece for piece in pieces)
+    if fixed_width and {"%Y", "%m", "%d"} <= set(pieces):
+        pattern = re.compile("".join(_FIXED_WIDTH.get(p) or re.escape(p) for p in pieces))
+
+        def fixed(text: str) -> datetime.datetime | None:
+            match = pattern.fullmatch(text)
+            if match is None:
+                return None
+            part = {key: int(value) for key, value in match.groupdict().items()}
+            return datetime.datetime(
+                part["year"],
+                part["month"],
+                part["day"],
+                part.get("hour", 0),
+                part.get("minute", 0),
+                part.get("second", 0),
+            )
+
+        return fixed
+
+    def general(text: str) -> datetime.datetime | None:
+        try:
+            return datetime.datetime.strptime(text, form)
+        except ValueError:
+            return None
+
+    return general
+
+
+def _iso(text: str) -> datetime.datetime | None:
+    if len(text) < 10 or text[4] != "-" or text[7] != "-":
+        return None
+    return datetime.datetime.fromisoformat(text)
+
+
+_PARSERS = [_iso if form.strptime is None else _compile(form.strptime) for form in DATE_FORMS]
+
+
+def parse_tcia_datetime(value: str) -> datetime.datetime | None:
+    """Parse a timestamp in any form TCIA has sent; a bare date means midnight, and an empty
+    string is a missing value."""
     text = value.strip()
     if not text:
         return None
     try:
-        if len(text) == 10 and text[2] == "-" and text[5] == "-":
-            return datetime.date(int(text[6:]), int(text[:2]), int(text[3:5]))
-        if len(text) == 8 and text.isdigit():
-            return datetime.date(int(text[:4]), int(text[4:6]), int(text[6:]))
-        if len(text) > 10 and text[4] == "-" and text[7] == "-" and text[10] in " T":
-            return datetime.datetime.fromisoformat(text).date()
-    except ValueError as error:
+        for parser in _PARSERS:
+            moment = parser(text)
+            if moment is not None:
+                return moment
+    except ValueError as error:  # the form fits but the values do not (month 13)
         raise ValueError(f"invalid date {value!r}: {error}") from None
-    raise ValueError(f"invalid date {value!r}: expected {_DATE_FORMS}")
+    raise ValueError(f"invalid date {value!r}: expected one of {_DATE_FORMS}")
 
 
-def parse_tcia_datetime(value: str) -> datetime.datetime | None:
-    """Parse a timestamp in any form TCIA has sent; a bare date means midnight."""
-    day = parse_tcia_date(value)
-    if day is None:
-        return None
-    text = value.strip()
-    if len(text) > 10 and text[4] == "-":
-        return datetime.datetime.fromisoformat(text)
-    return datetime.datetime(day.year, day.month, day.day)
+def parse_tcia_date(value: str) -> datetime.date | None:
+    """Parse a date in any form TCIA has sent (a timestamp's time is dropped); an empty string
+    is a missing value."""
+    moment = parse_tcia_datetime(value)
+    return None if moment is None else moment.date()
 
 
 class _TCIADateSchema:

@@ -15,7 +15,7 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -116,11 +116,14 @@ def _build_parser() -> argparse.ArgumentParser:
             )
         sub.add_argument(
             "--format",
-            choices=["table", "json", "csv", "manifest"],
+            choices=["table", "json", "csv", "manifest", "parquet"],
             default="table",
-            help="output format; manifest: a .tcia manifest of the rows' series",
+            help="output format (manifest: a .tcia manifest of the rows' series; parquet: a "
+            "typed Arrow table, needs --output and tcia-models[arrow])",
         )
-        sub.add_argument("--output", type=Path, help="write to this file instead of printing")
+        sub.add_argument(
+            "--output", type=Path, help="write to this file instead of standard output"
+        )
         sub.add_argument(
             "--columns", help="comma-separated attributes to show (default: all with values)"
         )
@@ -289,20 +292,25 @@ def _client(args: argparse.Namespace) -> Any:
 def _query(args: argparse.Namespace) -> int:
     spec: QuerySpec[Any] = args.spec
     arguments = {p.python_name: getattr(args, p.python_name) for p in spec.parameters}
+    columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
+    if args.format == "parquet":
+        if args.output is None:
+            raise SystemExit("tcia query: error: --format parquet needs --output FILE")
+        return _write_parquet(args, spec, arguments, columns)
     with _client(args) as tcia:
         result = getattr(tcia, spec.method_name)(**arguments)
     rows: list[TCIAModel] = [result] if spec.single_row else result
-    columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
     if args.format == "manifest":
         return _write_query_manifest(spec, rows, args.output)
-    if args.output is not None:
-        with (
-            args.output.open("w", encoding="utf-8", newline="") as sink,
-            contextlib.redirect_stdout(sink),
-        ):
-            _print_rows(rows, args.format, title=spec.name, columns=columns)
+    if args.output is None:
+        _print_rows(rows, args.format, title=spec.name, columns=columns)
         return 0
-    _print_rows(rows, args.format, title=spec.name, columns=columns)
+    with (
+        _replacing(args.output) as partial,
+        partial.open("w", encoding="utf-8") as out,
+        contextlib.redirect_stdout(out),
+    ):
+        _print_rows(rows, args.format, title=spec.name, columns=columns)
     return 0
 
 
@@ -320,6 +328,48 @@ def _write_query_manifest(spec: QuerySpec[Any], rows: list[TCIAModel], output: P
     else:
         sys.stdout.write(manifest_text(rows))
     return 0
+
+
+def _write_parquet(
+    args: argparse.Namespace,
+    spec: QuerySpec[Any],
+    arguments: dict[str, Any],
+    columns: Sequence[str] | None,
+) -> int:
+    """The query's table form (CSV parsed as it streams in) written as Parquet: typed columns,
+    the DICOM tags and descriptions in the field metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .tables import arrow_schema  # needs pyarrow: its ImportError says what to install
+
+    with _client(args) as tcia:
+        if spec.single_row:
+            model: TCIAModel = getattr(tcia, spec.method_name)(**arguments)
+            table = pa.Table.from_pylist([model.model_dump()], schema=arrow_schema(type(model)))
+        else:
+            table = getattr(tcia.tables, spec.method_name)(**arguments)
+    if columns:
+        unknown = [c for c in columns if c not in table.column_names]
+        if unknown:
+            raise SystemExit(f"tcia query: error: no column {', '.join(unknown)} in {spec.name}")
+        table = table.select(columns)
+    with _replacing(args.output) as partial:
+        pq.write_table(table, partial)  # pyright: ignore[reportUnknownMemberType] (stubs' kwargs)
+    print(f"{table.num_rows} rows of {spec.name} written to {args.output}", file=sys.stderr)
+    return 0
+
+
+@contextlib.contextmanager
+def _replacing(target: Path) -> Generator[Path]:
+    """A hidden file beside ``target``, moved onto it only once written whole."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        yield partial
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _columns(rows: Sequence[TCIAModel]) -> list[str]:

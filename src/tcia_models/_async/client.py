@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import httpx
 
@@ -39,16 +39,20 @@ from .._download import (
     SeriesTarget,
 )
 from .._exceptions import APIStatusError, InvalidParameterError, ResponseFormatError
-from .._generated import ApiName, AsyncQueries, ServerName
+from .._generated import ApiName, AsyncQueries, AsyncTables, ServerName
 from .._model import TCIAModel
 from .._plan import DownloadPlan, Shard, rows_of
 from .._progress import ProgressBar
 from .._references import referenced_series
 from .._report import write_sidecar
 from .._request import PreparedRequest
+from .._runner import AsyncTableFetch
 from .._specs import HttpMethod, ModelT, QuerySpec
 from ..layouts import Layout
 from . import downloads
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["AsyncTCIAClient"]
 
@@ -301,6 +305,25 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
         body = await self._exchange(request, BufferSink(), self._core.limit(request))
         return self._core.one(spec, request, body)
 
+    async def _run_table(
+        self, spec: QuerySpec[Any], arguments: Mapping[str, object], format: str
+    ) -> pa.Table:
+        from ..tables import TableSink  # pyarrow is optional: needed from here on
+
+        request = self._core.prepare(spec, arguments, format)
+        sink = TableSink(spec, format, redact=self._core.redact)
+        return await self._exchange(request, sink, self._core.limit(request))
+
+    @property
+    def tables(self) -> AsyncTables:
+        """Every list query as a typed ``pyarrow.Table`` (``pip install 'tcia-models[arrow]'``),
+        for pandas, polars and DuckDB: ``await tcia.tables.get_series(collection=...)``.
+
+        CSV is asked for where the query offers it and parsed while it streams in, so the body
+        is never held whole; columns follow ``arrow_schema(Model)``.
+        """
+        return _Tables(self._run_table)
+
     async def _run_to_file(
         self, spec: QuerySpec[Any], arguments: Mapping[str, object], path: str | os.PathLike[str]
     ) -> Path:
@@ -533,3 +556,15 @@ def _uids_of(series: object) -> list[str]:
     if isinstance(series, DownloadPlan):
         return [planned.series_instance_uid for planned in series.series]
     return list(rows_of(series))  # type: ignore[arg-type]
+
+
+class _Tables(AsyncTables):
+    """``tcia.tables``: the generated table methods, run by their client."""
+
+    def __init__(self, run: AsyncTableFetch) -> None:
+        self._run = run
+
+    async def _run_table(
+        self, spec: QuerySpec[Any], arguments: Mapping[str, object], format: str
+    ) -> pa.Table:
+        return await self._run(spec, arguments, format)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .series_metadata_v4 import SeriesMetadataV4
     from .series_size import SeriesSize
     from .sop_instance import SOPInstance
+    from .table_methods import AsyncTables, SyncTables
 
 _MODULES = {
     "BodyPartCount": "body_part_count",
@@ -67,6 +68,8 @@ _MODULES = {
     "DEFAULT_SERVER": "generations",
     "SERVERS": "generations",
     "TabularFormat": "formats",
+    "AsyncTables": "table_methods",
+    "SyncTables": "table_methods",
 }
 
 __all__ = [
@@ -100,6 +103,8 @@ __all__ = [
     "DEFAULT_SERVER",
     "SERVERS",
     "TabularFormat",
+    "AsyncTables",
+    "SyncTables",
 ]
 
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator, Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import httpx
 
@@ -34,16 +34,20 @@ from .._download import (
     SeriesTarget,
 )
 from .._exceptions import APIStatusError, InvalidParameterError, ResponseFormatError
-from .._generated import ApiName, SyncQueries, ServerName
+from .._generated import ApiName, SyncQueries, SyncTables, ServerName
 from .._model import TCIAModel
 from .._plan import DownloadPlan, Shard, rows_of
 from .._progress import ProgressBar
 from .._references import referenced_series
 from .._report import write_sidecar
 from .._request import PreparedRequest
+from .._runner import TableFetch
 from .._specs import HttpMethod, ModelT, QuerySpec
 from ..layouts import Layout
 from . import downloads
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["TCIAClient"]
 
@@ -296,6 +300,25 @@ class TCIAClient(ClientIdentity, SyncQueries):
         body = self._exchange(request, BufferSink(), self._core.limit(request))
         return self._core.one(spec, request, body)
 
+    def _run_table(
+        self, spec: QuerySpec[Any], arguments: Mapping[str, object], format: str
+    ) -> pa.Table:
+        from ..tables import TableSink  # pyarrow is optional: needed from here on
+
+        request = self._core.prepare(spec, arguments, format)
+        sink = TableSink(spec, format, redact=self._core.redact)
+        return self._exchange(request, sink, self._core.limit(request))
+
+    @property
+    def tables(self) -> SyncTables:
+        """Every list query as a typed ``pyarrow.Table`` (``pip install 'tcia-models[arrow]'``),
+        for pandas, polars and DuckDB: ``tcia.tables.get_series(collection=...)``.
+
+        CSV is asked for where the query offers it and parsed while it streams in, so the body
+        is never held whole; columns follow ``arrow_schema(Model)``.
+        """
+        return _Tables(self._run_table)
+
     def _run_to_file(
         self, spec: QuerySpec[Any], arguments: Mapping[str, object], path: str | os.PathLike[str]
     ) -> Path:
@@ -528,3 +551,15 @@ def _uids_of(series: object) -> list[str]:
     if isinstance(series, DownloadPlan):
         return [planned.series_instance_uid for planned in series.series]
     return list(rows_of(series))  # type: ignore[arg-type]
+
+
+class _Tables(SyncTables):
+    """``tcia.tables``: the generated table methods, run by their client."""
+
+    def __init__(self, run: TableFetch) -> None:
+        self._run = run
+
+    def _run_table(
+        self, spec: QuerySpec[Any], arguments: Mapping[str, object], format: str
+    ) -> pa.Table:
+        return self._run(spec, arguments, format)

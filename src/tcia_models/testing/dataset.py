@@ -149,12 +149,15 @@ class Dataset:
             series_per_study[uid] = series_per_study.get(uid, 0) + 1
         released = {c["Collection"]: self._released(i, c) for i, c in enumerate(self.collections)}
         collections = {c["Collection"]: c for c in self.collections}
+        # The same for every series of a collection: made once per collection, not per series.
+        nbia = {name: self._nbia_columns(entry, released) for name, entry in collections.items()}
         rows: list[Row] = []
         for series in self.series:
             study = studies[series["StudyInstanceUID"]]
             patient = patients[study["PatientID"]]
+            collection = patient["Collection"]
             row = {
-                **self._nbia_columns(collections[patient["Collection"]], released),
+                **nbia[collection],
                 **patient,
                 **study,
                 **series,

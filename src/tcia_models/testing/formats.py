@@ -30,6 +30,8 @@ _JAVA_TYPES = {
 
 
 def _text(value: Any) -> str:
+    if value is None:
+        return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -42,17 +44,49 @@ def write_json(rows: Rows, columns: Columns) -> bytes:
     return json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+# Separators no TCIA value holds, for writing fully quoted CSV a body at a time (see below).
+_FIELD, _RECORD = "\x00", "\x01"
+
+
 def write_csv(rows: Rows, columns: Columns) -> bytes:
-    buffer = io.StringIO()
     # Multi-column results are fully quoted; single-column value lists are not.
+    if len(columns) > 1:
+        fast = _fully_quoted_csv(rows, [name for name, _ in columns])
+        if fast is not None:
+            return fast
+    buffer = io.StringIO()
     if len(columns) > 1:
         writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n")
     else:
         writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
-    writer.writerow([name for name, _ in columns])
-    for row in rows:
-        writer.writerow(["" if row.get(name) is None else _text(row[name]) for name, _ in columns])
+    names = [name for name, _ in columns]
+    writer.writerow(names)
+    writer.writerows(
+        ["" if (value := row.get(name)) is None else _text(value) for name in names] for row in rows
+    )
     return buffer.getvalue().encode()
+
+
+def _fully_quoted_csv(rows: Rows, names: Sequence[str]) -> bytes | None:
+    """What ``csv.writer(quoting=QUOTE_ALL, lineterminator="\\n")`` writes, byte for byte,
+    several times faster: fields and records are joined with two control characters, and
+    quoting is three replacements over the whole text instead of one call per field (a
+    million-row answer has 30 million fields). ``None`` when a value holds either character,
+    so the csv module must write it."""
+    lines = [_FIELD.join(names)]
+    text_of = _text
+    lines += [
+        _FIELD.join(
+            [value if isinstance(value := row.get(name), str) else text_of(value) for name in names]
+        )
+        for row in rows
+    ]
+    text = _RECORD.join(lines)
+    fields = len(lines) * (len(names) - 1)
+    if text.count(_FIELD) != fields or text.count(_RECORD) != len(lines) - 1:
+        return None
+    text = text.replace('"', '""').replace(_FIELD, '","').replace(_RECORD, '"\n"')
+    return f'"{text}"\n'.encode()
 
 
 def write_xml(rows: Rows, columns: Columns) -> bytes:

@@ -6,12 +6,13 @@ every run), once per process: the cache is shared by every server started on the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import itertools
 import threading
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,15 +76,22 @@ class SeriesImages:
     numbers: tuple[tuple[int | None, int | None], ...] = ()
     """(AcquisitionNumber, InstanceNumber) of each file, for NBIA's NewFileNames."""
 
-    @property
+    @functools.cached_property
     def total_size(self) -> int:
         return sum(len(data) for _, data in self.files)
 
 
+_NO_IMAGES = SeriesImages(files=(), sop_instance_uids=())
+
+
 class ImageStore:
-    def __init__(self, dataset: Dataset) -> None:
+    def __init__(
+        self, dataset: Dataset, *, rows: Sequence[Mapping[str, Any]] | None = None
+    ) -> None:
+        """``rows``: the dataset's ``series_rows()``, when the caller has them already."""
         self._dataset = dataset
-        self._rows = {row["SeriesInstanceUID"]: row for row in dataset.series_rows()}
+        joined = dataset.series_rows() if rows is None else rows
+        self._rows = {row["SeriesInstanceUID"]: row for row in joined}
         self._images: dict[str, SeriesImages] = {}
         self._archives: dict[tuple[str, bool, bool, bool], bytes] = {}
         self._lock = threading.Lock()
@@ -92,6 +100,8 @@ class ImageStore:
         return series_uid in self._rows
 
     def images(self, series_uid: str) -> SeriesImages:
+        if not self._rows[series_uid].get("ImageCount"):
+            return _NO_IMAGES  # nothing to build, nor to keep a million of
         with self._lock:
             if series_uid not in self._images:
                 row = self._rows[series_uid]

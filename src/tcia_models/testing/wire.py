@@ -8,6 +8,7 @@ each generation sends and under which keys; schema/generations.json says how eac
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,6 +55,19 @@ class Dialect:
         )
         self.empty_answer = str(self.wire.get("emptyAnswer", "bare"))
         self.denies_unknown_series = self.wire.get("unknownSeries") == "accessDenied"
+        # (name, key, is text) per attribute, worked out once: render runs once per row, and an
+        # archive-scale answer has a million rows.
+        temporal = ("date", "datetime")
+        self._plain = [
+            (a["name"], self._key(a), a["type"] in ("string", "uid", "age"))
+            for a in self.attributes
+            if a["type"] not in temporal
+        ]
+        self._dates = [
+            (a["name"], self._key(a), a["type"]) for a in self.attributes if a["type"] in temporal
+        ]
+        # A dataset holds few distinct dates: each is formatted once per dialect.
+        self._written_date = functools.lru_cache(maxsize=65536)(self._format_date)
 
     def wire_name(self, parameter: str) -> str:
         return str(self._spellings.get(parameter, {}).get("name", parameter))
@@ -138,12 +152,17 @@ class Dialect:
     def render(self, row: Row) -> Row:
         """A projected row, with this generation's keys and value forms."""
         rendered: Row = {}
-        for attribute in self.attributes:
-            value = row.get(attribute["name"])
-            if value is None:
-                continue
-            value = self._value(value, attribute["type"])
-            rendered[self._key(attribute)] = str(value) if self.string_values else value
+        for name, key, text in self._plain:
+            value = row.get(name)
+            if value is not None:
+                # A text column is text on the wire (v4's SliceThickness(mm)).
+                rendered[key] = str(value) if text and not isinstance(value, str) else value
+        for name, key, kind in self._dates:
+            value = row.get(name)
+            if value is not None:
+                rendered[key] = self._written_date(value, kind) if isinstance(value, str) else value
+        if self.string_values:
+            return {key: str(value) for key, value in rendered.items()}
         return rendered
 
     def key(self, attribute: str) -> str:
@@ -154,11 +173,7 @@ class Dialect:
     def _key(self, attribute: Mapping[str, Any]) -> str:
         return str(attribute.get("wireNames", {}).get(self.api, attribute["name"]))
 
-    def _value(self, value: Any, kind: str) -> Any:
-        if kind in ("string", "uid", "age") and not isinstance(value, str):
-            return str(value)  # a text column is text on the wire (v4's SliceThickness(mm))
-        if kind not in ("date", "datetime") or not isinstance(value, str):
-            return value
+    def _format_date(self, value: str, kind: str) -> str:
         moment = datetime.datetime.fromisoformat(value)
         form = self._generation["dateForm" if kind == "date" else "datetimeForm"]
         return moment.strftime(form)
