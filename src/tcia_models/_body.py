@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import tempfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from ._exceptions import (
     APITimeoutError,
@@ -24,6 +24,7 @@ from ._files import storage_error, umask
 
 __all__ = ["BodyDecoder", "BodyLimit", "BufferSink", "FileSink", "Sink"]
 
+T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
 _PIECE = 1 << 20
@@ -120,13 +121,11 @@ class BodyLimit:
             )
 
 
-class Sink(Protocol[T_co]):
-    """Where a response body goes, attempt by attempt (a broken connection starts over)."""
+class PushSink(Protocol[T_co]):
+    """A sink that does no disk or CPU work: fed piece by piece where the bytes arrive."""
 
     @property
-    def blocking(self) -> bool:
-        """True when ``feed`` does disk or CPU work the async client should run in a thread."""
-        ...
+    def blocking(self) -> bool: ...
 
     def start(self) -> None: ...
     def feed(self, chunks: Sequence[bytes]) -> None: ...
@@ -134,7 +133,48 @@ class Sink(Protocol[T_co]):
     def discard(self) -> None: ...
 
 
-class BufferSink:
+class PullSink(Protocol[T_co]):
+    """A sink that does disk or CPU work (``blocking``): ``consume`` pulls the body, as batches
+    of pieces, in one thread (the sync client's own; for the async client a worker thread the
+    event loop hands the batches to)."""
+
+    @property
+    def blocking(self) -> bool: ...
+
+    def consume(self, batches: Iterable[Sequence[bytes]]) -> T_co: ...
+
+
+Sink = PushSink[T_co] | PullSink[T_co]
+"""Where a response body goes, attempt by attempt (a broken connection starts over)."""
+
+
+class Fed(Generic[T]):
+    """``consume`` for a sink written as start, feed and finish."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def feed(self, chunks: Sequence[bytes]) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> T:
+        raise NotImplementedError
+
+    def discard(self) -> None:
+        raise NotImplementedError
+
+    def consume(self, batches: Iterable[Sequence[bytes]]) -> T:
+        self.start()
+        try:
+            for batch in batches:
+                self.feed(batch)
+            return self.finish()
+        except BaseException:
+            self.discard()
+            raise
+
+
+class BufferSink(Fed[bytearray]):
     """The body in memory."""
 
     blocking = False
@@ -156,7 +196,7 @@ class BufferSink:
         self._buffer = bytearray()
 
 
-class FileSink:
+class FileSink(Fed[Path]):
     """The body in a file, written beside it under a fresh hidden name and moved into place only
     once complete: the target never holds part of a body, and a planted link is never followed."""
 

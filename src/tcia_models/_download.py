@@ -18,12 +18,10 @@ import csv
 import hashlib
 import io
 import os
-import queue
 import re
 import shutil
-import threading
 import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
@@ -55,8 +53,6 @@ _MAX_LICENSE = 1 << 20
 _PARTIAL = ".tcia-partial"
 _LOCK = ".tcia-lock"
 _RETIRED = ".tcia-old"
-_QUEUE_DEPTH = 8
-"""Chunks (of about 1 MiB) waiting for the worker: the bound on a download's memory."""
 
 
 @dataclass(frozen=True)
@@ -265,16 +261,13 @@ class ByteProgress(Protocol):
     def restart(self) -> None: ...
 
 
-class _Cancelled(Exception):
-    pass
-
-
-_END = object()
-
-
 class SeriesSink:
     """A series' ZIP, streamed in: see the module's docstring. ``extract=False`` keeps the ZIP
-    itself (checked the same way) instead of the images."""
+    itself (checked the same way) instead of the images.
+
+    A pull consumer: ``consume`` takes the body's pieces as they arrive and unzips them in the
+    same thread (the sync client reads the network there too), so no thread waits on another.
+    """
 
     blocking = True
 
@@ -299,10 +292,6 @@ class SeriesSink:
         self.keep_md5_list = keep_md5_list
         self._progress = progress
         self._cancelled = cancelled
-        self._queue: queue.Queue[object] = queue.Queue(_QUEUE_DEPTH)
-        self._stop = threading.Event()
-        self._worker: threading.Thread | None = None
-        self._failure: BaseException | None = None
         self._zip: io.BufferedWriter | None = None
         self._received = 0
         self.image_count = 0
@@ -316,13 +305,8 @@ class SeriesSink:
             series_instance_uid=self.target.uid,
         )
 
-    # The client's side ----------------------------------------------------------------------
-
-    def start(self) -> None:
-        self.discard()
-        self._stop.clear()
-        self._queue = queue.Queue(_QUEUE_DEPTH)
-        self._failure = None
+    def consume(self, batches: Iterable[Sequence[bytes]]) -> DownloadResult:
+        """Unzip, check and install one attempt's body; any failure removes what it wrote."""
         self._received = 0
         self.image_count = 0
         self.md5_verified = False
@@ -330,87 +314,61 @@ class SeriesSink:
         if self._progress is not None:
             self._progress.restart()
         try:
-            _remove(self.target.staging)
-            if self.target.extract:
-                self.target.staging.mkdir()
-            else:
-                self._zip = open(self.target.staging, "xb")  # noqa: SIM115 (closed in finish)
-        except OSError as error:
-            raise storage_error(error, self.target.dest, query="getImage") from None
-        self._worker = threading.Thread(
-            target=self._run, name=f"tcia-unzip-{self.target.uid}", daemon=True
-        )
-        self._worker.start()
-
-    def feed(self, chunks: Sequence[bytes]) -> None:
-        self._received += sum(map(len, chunks))
-        if self._received > self.expected.raw_bound():
-            raise ResponseTooLargeError(
-                f"{self.target.uid}: the archive grew past {self.expected.raw_bound()} bytes, "
-                f"more than {self.expected.image_count} images of {self.expected.image_bytes} "
-                "bytes can take; stopped there, nothing was kept. Report the series.",
-                query="getImage",
-            )
-        if self._cancelled():
-            raise self.refusal("the download was cancelled")
-        if self._zip is not None:
             try:
-                self._zip.writelines(chunks)
+                _remove(self.target.staging)
+                if self.target.extract:
+                    self.target.staging.mkdir()
+                else:
+                    self._zip = open(self.target.staging, "xb")  # noqa: SIM115 (closed below)
             except OSError as error:
                 raise storage_error(error, self.target.dest, query="getImage") from None
-        while True:
-            self._raise_failure()
             try:
-                self._queue.put(chunks, timeout=0.1)
-                break
-            except queue.Full:
-                continue
-        if self._progress is not None:
-            self._progress.advance(sum(map(len, chunks)))
-
-    def finish(self) -> DownloadResult:
-        self._put_end()
-        assert self._worker is not None
-        self._worker.join()
-        self._raise_failure()
-        try:
+                _Extraction(self).run(self._pieces(batches))
+            except (stream_unzip.UnzipError, EOFError, ValueError) as error:
+                if isinstance(error, TCIAError):
+                    raise
+                raise self.refusal(
+                    f"the archive is damaged or incomplete ({type(error).__name__})"
+                ) from None
+            except OSError as error:
+                raise storage_error(error, self.target.dest, query="getImage") from None
             if self._zip is not None:
                 self._zip.close()
                 self._zip = None
             self.target.install()
+            return self._result()
         finally:
             self.discard()
-        return self._result()
 
     def discard(self) -> None:
-        """Stop the worker and remove whatever is not in its final place."""
-        self._stop.set()
-        if self._worker is not None:
-            self._put_end()
-            self._worker.join()
-            self._worker = None
+        """Remove whatever is not in its final place."""
         if self._zip is not None:
             self._zip.close()
             self._zip = None
         _remove(self.target.staging)
 
-    def _put_end(self) -> None:
-        with contextlib.suppress(queue.Full):
-            self._queue.put(_END, timeout=1.0)
-
-    def _raise_failure(self) -> None:
-        failure = self._failure
-        if failure is None:
-            return
-        if isinstance(failure, _Cancelled):
-            raise self.refusal("the download was cancelled")
-        if isinstance(failure, TCIAError):
-            raise failure
-        if isinstance(failure, OSError):
-            raise storage_error(failure, self.target.dest, query="getImage")
-        if isinstance(failure, stream_unzip.UnzipError | EOFError | ValueError):
-            raise self.refusal(f"the archive is damaged or incomplete ({type(failure).__name__})")
-        raise self.refusal(f"the archive could not be read ({type(failure).__name__}: {failure})")
+    def _pieces(self, batches: Iterable[Sequence[bytes]]) -> Iterator[bytes]:
+        """The body's pieces, each batch counted against the bound and checked for a cancel."""
+        for batch in batches:
+            self._received += sum(map(len, batch))
+            if self._received > self.expected.raw_bound():
+                raise ResponseTooLargeError(
+                    f"{self.target.uid}: the archive grew past {self.expected.raw_bound()} "
+                    f"bytes, more than {self.expected.image_count} images of "
+                    f"{self.expected.image_bytes} bytes can take; stopped there, nothing was "
+                    "kept. Report the series.",
+                    query="getImage",
+                )
+            if self._cancelled():
+                raise self.refusal("the download was cancelled")
+            if self._zip is not None:
+                try:
+                    self._zip.writelines(batch)
+                except OSError as error:
+                    raise storage_error(error, self.target.dest, query="getImage") from None
+            if self._progress is not None:
+                self._progress.advance(sum(map(len, batch)))
+            yield from batch
 
     def _result(self) -> DownloadResult:
         final = self.target.final
@@ -423,31 +381,9 @@ class SeriesSink:
             self.target.uid, final, files, size, self.image_count, md5_verified=self.md5_verified
         )
 
-    # The worker's side ----------------------------------------------------------------------
-
-    def _chunks(self) -> Iterator[bytes]:
-        while True:
-            item = self._queue.get()
-            if item is _END:
-                if self._stop.is_set():
-                    raise _Cancelled
-                return
-            yield from item  # type: ignore[misc]
-
-    def _run(self) -> None:
-        try:
-            _Extraction(self).run(self._chunks())
-        except BaseException as error:  # handed to the client's thread by _raise_failure
-            self._failure = error
-            while True:  # let a blocked feed() see the failure
-                try:
-                    self._queue.get_nowait()
-                except queue.Empty:
-                    break
-
 
 class _Extraction:
-    """One pass over the ZIP, in the worker thread."""
+    """One pass over the ZIP."""
 
     def __init__(self, sink: SeriesSink) -> None:
         self.sink = sink

@@ -44,6 +44,7 @@ except ImportError:
 
 import pydantic_core
 
+from ._body import Fed
 from ._exceptions import InvalidParameterError, ResponseFormatError, excerpt, unchanged
 from ._generated.arrow_schemas import SCHEMAS
 from ._model import WIRE_NAMES_KEY, TCIAModel
@@ -601,7 +602,7 @@ class _Pipe(io.RawIOBase):
         return buffer
 
 
-class TableSink:
+class TableSink(Fed["pa.Table"]):
     """A response body parsed into a table while it arrives (a ``Sink`` for the clients).
 
     CSV goes to pyarrow's streaming reader in a thread of its own, through a bounded pipe, so

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["CancelFlag", "Lock", "map_unordered", "run_blocking", "sleep"]
+__all__ = ["CancelFlag", "Lock", "consume", "map_unordered", "run_blocking", "sleep"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+B = TypeVar("B")
 
 Lock = asyncio.Lock
 
@@ -22,6 +25,42 @@ async def sleep(seconds: float) -> None:
 async def run_blocking(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Disk and CPU work off the event loop."""
     return await asyncio.to_thread(functools.partial(function, *args, **kwargs))
+
+
+async def consume(function: Callable[[Iterator[B]], T], batches: AsyncIterator[B]) -> T:
+    """``function(batches)`` in a worker thread, its iterator pulling each batch from the event
+    loop (one hop per batch): the thread does the disk and CPU work, the loop keeps the sockets.
+    Cancelling the caller cancels the pull the worker waits on, so the worker unwinds too."""
+    loop = asyncio.get_running_loop()
+    pulling: list[concurrent.futures.Future[Any]] = []
+
+    async def next_batch() -> Any:
+        try:
+            return await anext(batches)
+        except StopAsyncIteration:
+            return _FINISHED
+
+    def pull() -> Iterator[B]:
+        while True:
+            future = asyncio.run_coroutine_threadsafe(next_batch(), loop)
+            pulling[:] = [future]
+            batch = future.result()
+            if batch is _FINISHED:
+                return
+            yield batch
+
+    worker = loop.run_in_executor(None, function, pull())
+    try:
+        return await asyncio.shield(worker)
+    except asyncio.CancelledError:
+        for future in pulling:
+            future.cancel()
+        with contextlib.suppress(BaseException):
+            await worker
+        raise
+    finally:
+        with contextlib.suppress(RuntimeError):  # a pull still running is closed by its end
+            await batches.aclose()  # type: ignore[attr-defined]
 
 
 class CancelFlag:

@@ -8,10 +8,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["CancelFlag", "Lock", "map_unordered", "run_blocking", "sleep"]
+__all__ = ["CancelFlag", "Lock", "consume", "map_unordered", "run_blocking", "sleep"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+B = TypeVar("B")
 
 Lock = threading.Lock
 
@@ -22,6 +23,16 @@ def sleep(seconds: float) -> None:
 
 def run_blocking(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return function(*args, **kwargs)
+
+
+def consume(function: Callable[[Iterator[B]], T], batches: Iterator[B]) -> T:
+    """``function(batches)`` right here: the thread that reads the network does the work."""
+    try:
+        return function(batches)
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
 
 
 class CancelFlag:

@@ -7,15 +7,15 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterator, Callable, Iterable, Mapping
+from collections.abc import Iterator, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 import httpx
 
 from .._backends import thread_backend as backend
-from .._body import BodyDecoder, BodyLimit, BufferSink, FileSink, Sink
+from .._body import BodyDecoder, BodyLimit, BufferSink, FileSink, PullSink, PushSink, Sink
 from .._constants import (
     DEFAULT_CONCURRENCY,
     DEFAULT_DEADLINE,
@@ -199,36 +199,40 @@ class TCIAClient(ClientIdentity, SyncQueries):
     def _receive(
         self, request: PreparedRequest, response: httpx.Response, sink: Sink[T], limit: BodyLimit
     ) -> T:
-        decoder = BodyDecoder(response.headers.get("content-encoding"), query=request.query)
         limit.reset()
-        # Pieces go to the sink a megabyte at a time (a thread hop per megabyte, not per network
-        # read) and as they came: no copy.
-        pending: list[bytes] = []
-        size = 0
-        self._call(sink, sink.start)
+        batches = self._batches(request, response, limit)
+        if sink.blocking:  # pulled in one thread: see PullSink
+            return backend.consume(cast(PullSink[T], sink).consume, batches)
+        push = cast(PushSink[T], sink)
+        push.start()
         try:
-            for raw in response.iter_raw():
-                limit.check_time(time.monotonic())
-                for piece in decoder.decode(raw):
-                    limit.count(len(piece), time.monotonic())
-                    pending.append(piece)
-                    size += len(piece)
-                    if size >= DOWNLOAD_CHUNK:
-                        self._call(sink, sink.feed, pending)
-                        pending, size = [], 0
-            decoder.flush()
-            if pending:
-                self._call(sink, sink.feed, pending)
-            return self._call(sink, sink.finish)
+            for batch in batches:
+                push.feed(batch)
+            return push.finish()
         except BaseException:
-            self._call(sink, sink.discard)
+            push.discard()
             raise
 
-    def _call(self, sink: Sink[Any], step: Callable[..., R], *args: Any) -> R:
-        """A sink's step: in a worker thread when it does disk or CPU work (async client)."""
-        if sink.blocking:
-            return backend.run_blocking(step, *args)
-        return step(*args)
+    def _batches(
+        self, request: PreparedRequest, response: httpx.Response, limit: BodyLimit
+    ) -> Iterator[list[bytes]]:
+        """The decoded body, a megabyte of pieces at a time (as they came: no copy), within
+        ``limit``'s size and deadline."""
+        decoder = BodyDecoder(response.headers.get("content-encoding"), query=request.query)
+        pending: list[bytes] = []
+        size = 0
+        for raw in response.iter_raw():
+            limit.check_time(time.monotonic())
+            for piece in decoder.decode(raw):
+                limit.count(len(piece), time.monotonic())
+                pending.append(piece)
+                size += len(piece)
+                if size >= DOWNLOAD_CHUNK:
+                    yield pending
+                    pending, size = [], 0
+        decoder.flush()
+        if pending:
+            yield pending
 
     def _authenticate(self) -> None:
         """Log in, or refresh the OAuth token near its expiry: once, however many callers."""
