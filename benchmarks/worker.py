@@ -64,6 +64,51 @@ def download(
     raise SystemExit(f"unknown client {client}")
 
 
+# From IDC's buckets ----------------------------------------------------------------------------
+
+
+def idc_download(
+    client: str, base_url: str, endpoint: str, index: str, uids: list[str], dest: str
+) -> dict[str, Any]:
+    """A collection from the local S3 (or, for ``tcia-models NBIA``, the bundled server)."""
+    if client == "tcia-models IDC":
+        from tcia_models import AsyncTCIAClient
+        from tcia_models.idc import IDCOptions
+
+        options = IDCOptions(index=index, endpoint_url=endpoint, retries=0)
+
+        async def run() -> list[Any]:
+            async with AsyncTCIAClient(base_url=base_url) as tcia:
+                return await tcia.download_many(uids, dest, source="idc", idc=options)
+
+        outcomes = asyncio.run(run())
+        return {"failed": [str(o.error) for o in outcomes if not o.ok]}
+    if client == "tcia_utils IDC":
+        # idc-index reads its index's path from idc_index_data when its client is made, and its
+        # endpoint from a module global at each call: both pointed at ours, nothing else.
+        from pathlib import Path as _Path
+
+        import idc_index.index
+        import idc_index_data
+
+        idc_index_data.IDC_INDEX_PARQUET_FILEPATH = _Path(index)
+        idc_index.index.aws_endpoint_url = endpoint
+        from tcia_utils import idc
+
+        idc.downloadSeries(uids, input_type="list", path=dest, template="flat")
+        return {}
+    raise SystemExit(f"unknown client {client}")
+
+
+def idc_lookup(uids: list[str]) -> dict[str, Any]:
+    """Where IDC has ``uids``, in the full index idc-index-data ships."""
+    from tcia_models.idc import lookup
+
+    started = time.perf_counter()
+    found = lookup(uids)
+    return {"seconds": time.perf_counter() - started, "found": len(found)}
+
+
 # Many small queries --------------------------------------------------------------------------
 
 
@@ -195,6 +240,13 @@ def archive(client: str, origin: str, base_url: str) -> dict[str, Any]:
 
 if __name__ == "__main__":
     task, arguments = sys.argv[1], json.loads(sys.argv[2])
-    tasks = {"download": download, "small_queries": small_queries, "parse": parse}
-    result = {**tasks, "archive": archive}[task](**arguments)
+    tasks = {
+        "download": download,
+        "idc_download": idc_download,
+        "idc_lookup": idc_lookup,
+        "small_queries": small_queries,
+        "parse": parse,
+        "archive": archive,
+    }
+    result = tasks[task](**arguments)
     print(json.dumps(result))

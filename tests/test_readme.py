@@ -16,6 +16,8 @@ import yaml
 
 from tcia_models import QUERIES
 from tcia_models.testing import TCIATestServer
+from tcia_models.testing.idc import publish, write_index
+from tcia_models.testing.s3 import S3TestServer
 
 from .conftest import ROOT
 
@@ -40,13 +42,34 @@ def server() -> Iterator[TCIATestServer]:
         yield running
 
 
+@pytest.fixture(scope="module")
+def idc(
+    server: TCIATestServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, str]]:
+    """IDC for the README's IDC examples: a local S3 (moto) holding two of RIDER Lung PET-CT's
+    three series as IDC lays them out, and an index of them in IDC's schema."""
+    with S3TestServer() as s3:
+        rider = sorted(
+            str(row["SeriesInstanceUID"])
+            for row in server.dataset.series_rows()
+            if row["Collection"] == "RIDER Lung PET-CT"
+        )
+        rows = publish(server, s3, rider[:2])
+        yield write_index(tmp_path_factory.mktemp("idc") / "index.parquet", rows), s3.endpoint_url
+
+
 @pytest.fixture
 def readme_env(
-    server: TCIATestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: TCIATestServer,
+    idc: tuple[Path, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> dict[str, str]:
     monkeypatch.setenv("TCIA_API", "bindaas")
     monkeypatch.setenv("TCIA_BASE_URL", server.base_url)
     monkeypatch.setenv("TCIA_API_KEY", KEY)
+    monkeypatch.setenv("TCIA_IDC_INDEX", str(idc[0]))
+    monkeypatch.setenv("TCIA_IDC_ENDPOINT_URL", idc[1])
     monkeypatch.chdir(tmp_path)
     return {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "COLUMNS": "120"}
 

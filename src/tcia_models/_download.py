@@ -61,6 +61,14 @@ class Expected:
 
     image_count: int
     image_bytes: int
+    byte_tolerance: int = 0
+    """How far the bytes may be off: the archive's sizes are exact, IDC's are rounded."""
+
+    def holds(self, image_count: int, image_bytes: int) -> bool:
+        """Whether images on disk are what this promises."""
+        return image_count == self.image_count and (
+            abs(image_bytes - self.image_bytes) <= self.byte_tolerance
+        )
 
     def raw_bound(self) -> int:
         """Bytes the ZIP itself may take: the images, ZIP headers for each, the LICENSE and the
@@ -101,6 +109,8 @@ class DownloadOutcome:
     """Where the series lands (or would have landed)."""
     metadata: Mapping[str, Any] = field(default_factory=dict[str, Any])
     """What is known of the series: its getSeries row, when the download had one."""
+    source: str = "nbia"
+    """Where it came from: ``nbia`` (the archive's API) or ``idc`` (IDC's buckets)."""
 
     @property
     def ok(self) -> bool:
@@ -205,7 +215,7 @@ class SeriesTarget:
         leftovers += parent.glob(f".{self.uid}.*.zip.part")
         leftovers += parent.glob(f".{self.uid}.*.partial")
         for path in leftovers:
-            _remove(path)
+            remove_path(path)
 
     # Completeness -----------------------------------------------------------------------------
 
@@ -218,7 +228,7 @@ class SeriesTarget:
                 files = tuple(sorted(p for p in self.final.rglob("*") if p.is_file()))
                 images = [p for p in files if p.name not in _NOT_IMAGES]
                 sizes = sum(p.stat().st_size for p in images)
-                if len(images) != expected.image_count or sizes != expected.image_bytes:
+                if not expected.holds(len(images), sizes):
                     return None
                 total = sum(p.stat().st_size for p in files)
                 return DownloadResult(self.uid, self.final, files, total, len(images), True)
@@ -245,10 +255,11 @@ class SeriesTarget:
         except OSError as error:
             raise self._storage_error(error) from None
         finally:
-            _remove(retired)
+            remove_path(retired)
 
 
-def _remove(path: Path) -> None:
+def remove_path(path: Path) -> None:
+    """Remove a file or a folder tree, if it is there."""
     with contextlib.suppress(FileNotFoundError):
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
@@ -315,7 +326,7 @@ class SeriesSink:
             self._progress.restart()
         try:
             try:
-                _remove(self.target.staging)
+                remove_path(self.target.staging)
                 if self.target.extract:
                     self.target.staging.mkdir()
                 else:
@@ -345,7 +356,7 @@ class SeriesSink:
         if self._zip is not None:
             self._zip.close()
             self._zip = None
-        _remove(self.target.staging)
+        remove_path(self.target.staging)
 
     def _pieces(self, batches: Iterable[Sequence[bytes]]) -> Iterator[bytes]:
         """The body's pieces, each batch counted against the bound and checked for a cancel."""

