@@ -17,6 +17,7 @@ from typing import Any
 
 from codegen.config import CodegenConfig
 from codegen.errors import CodegenError
+from codegen.reference import render_reference
 from codegen.render import render
 from codegen.sources import fetch, lock_file, read_snapshot, serialize_document
 from codegen.transform import table_problems
@@ -96,6 +97,7 @@ def _run(args: argparse.Namespace, config: CodegenConfig) -> int:
         outputs = {
             config.output: render(documents, schema, generations, tables),
             config.sync_output: unasync_tree(config.async_source, config.root),
+            config.reference: render_reference(documents, generations),
         }
     except CodegenError as error:
         print(f"codegen: {error}", file=sys.stderr)
@@ -144,6 +146,11 @@ def _check(
         print(
             f"codegen: {config.relative(config.sync_output)} is out of date with "
             f"{config.relative(config.async_source)} (the sync client is generated from it).\n"
+        )
+    if config.reference in stale:
+        print(
+            f"codegen: {config.relative(config.reference)} (the documentation's model and query "
+            "reference) is out of date with the metadata.\n"
         )
     for output, files in stale.items():
         location = config.relative(output)

@@ -24,6 +24,7 @@ class CodegenConfig(BaseModel):
     package: str
     async_source: Path
     sync_output: Path
+    reference: Path
 
     @classmethod
     def load(cls, root: Path = PROJECT_ROOT) -> CodegenConfig:

@@ -224,7 +224,7 @@ def _method_docstring(query: Query, *, iterator: bool = False) -> str:
     else:
         lines.append(f"Returns a list of ``{query.model}``: {query.model_description}")
         if query.paging is not None:
-            lines.append(f"One page; ``{_iterator_name(query)}`` yields every page's rows.")
+            lines.append(f"One page; ``{iterator_name(query)}`` yields every page's rows.")
     lines += ["", "Args:"]
     for p in _method_parameters(query, iterator=iterator):
         required = "Required. " if p.required else ""
@@ -242,7 +242,7 @@ def _method_docstring(query: Query, *, iterator: bool = False) -> str:
     return docstring("\n".join(lines), " " * 8)
 
 
-def _iterator_name(query: Query) -> str:
+def iterator_name(query: Query) -> str:
     """``get_simple_search`` -> ``iter_simple_search``."""
     return "iter_" + query.method_name.removeprefix("get_")
 
@@ -266,7 +266,7 @@ def _method(query: Query, *, asynchronous: bool, iterator: bool = False) -> str:
         if not p.required and p.default is None
     ]
     arguments = "{" + ", ".join(f"{py_str(p.name)}: {p.python_name}" for p in parameters) + "}"
-    name = _iterator_name(query) if iterator else query.method_name
+    name = iterator_name(query) if iterator else query.method_name
     prefix, awaiting = ("async def", "await ") if asynchronous else ("def", "")
     if query.writes_file:
         keywords.append("path: str | os.PathLike[str]")

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-import pytest
+from .debian import apt_install
 
 _PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
 
@@ -27,19 +27,7 @@ def _free_port() -> int:
 
 
 def _install() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("a real Slurm cluster needs root to install and run (Debian's packages)")
-    if shutil.which("apt-get") is None:
-        pytest.skip("a real Slurm cluster needs Debian's apt-get to install Slurm")
-    if all(shutil.which(tool) for tool in ("slurmctld", "slurmd", "munged", "sbatch")):
-        return
-    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *_PACKAGES]
-    if subprocess.run(command, env=environment, capture_output=True).returncode != 0:
-        subprocess.run(
-            ["apt-get", "update", "-q"], env=environment, check=True, capture_output=True
-        )
-        subprocess.run(command, env=environment, check=True, capture_output=True)
+    apt_install(_PACKAGES, ["slurmctld", "slurmd", "munged", "sbatch"], "a real Slurm cluster")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

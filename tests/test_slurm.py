@@ -1,4 +1,4 @@
-"""The README's Slurm array script, run on a real single-node Slurm cluster against the bundled
+"""The downloads page's Slurm array script, run on a real single-node Slurm cluster against the bundled
 server: every series is downloaded exactly once, and a rerun of the array downloads nothing."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from pathlib import Path
 from tcia_models import TCIAClient, write_manifest
 from tcia_models.testing import TCIATestServer
 
+from .docs_blocks import blocks
 from .slurm import slurm_cluster
-from .test_readme import BLOCKS
 
-SCRIPTS = [body for language, body in BLOCKS if language == "bash"]
+SCRIPTS = [block.body for block in blocks("bash")]
 
 
 def _archive_requests(server: TCIATestServer, since: int = 0) -> list[str]:
@@ -24,7 +24,7 @@ def _archive_requests(server: TCIATestServer, since: int = 0) -> list[str]:
     ]
 
 
-def test_the_readme_array_script_downloads_every_series_exactly_once(tmp_path: Path) -> None:
+def test_the_documented_array_script_downloads_every_series_exactly_once(tmp_path: Path) -> None:
     (script,) = SCRIPTS
     assert "--shard auto" in script and "#SBATCH --array=" in script
     with TCIATestServer() as server, slurm_cluster() as environment:

@@ -31,6 +31,7 @@ from ._report import citations as citations
 from ._specs import ParameterSpec as ParameterSpec
 from ._specs import QuerySpec as QuerySpec
 from ._sync.client import TCIAClient as TCIAClient
+from ._version import __version__ as __version__
 from .layouts import LAYOUTS as LAYOUTS
 from .layouts import Layout as Layout
 from .manifests import Manifest as Manifest

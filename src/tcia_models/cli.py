@@ -24,6 +24,7 @@ from ._generated.generations import DEFAULT_API, DEFAULT_SERVER, GENERATIONS, SE
 from ._generated.queries import QUERIES
 from ._model import TCIAModel
 from ._specs import QuerySpec
+from ._version import __version__
 from .layouts import LAYOUTS
 
 __all__ = ["main"]
@@ -120,6 +121,7 @@ def _requirement(required: bool) -> str:
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tcia", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )

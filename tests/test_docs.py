@@ -1,12 +1,14 @@
-"""Every code block of the README runs, against the bundled server."""
+"""Every code block of the README and of every documentation page runs, against the bundled
+server, and every Python block type-checks."""
 
 from __future__ import annotations
 
 import os
-import re
 import shlex
+import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,20 +22,19 @@ from tcia_models.testing.idc import publish, write_index
 from tcia_models.testing.s3 import S3TestServer
 
 from .conftest import ROOT
+from .docs_blocks import BLOCKS, Block, blocks
 
 KEY = "readme-key"
-BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
-README = (ROOT / "README.md").read_text()
-BLOCKS = [(m.group(1), m.group(2)) for m in BLOCK.finditer(README)]
 # A block that calls a query the original API lacks (NBIA's counts, search, bulk metadata)
 # runs against the bundled server's NBIA v4, as TCIAClient() would against TCIA; one with
 # server="nlst" against its NLST host; the others against its original API, with a key.
 NBIA_ONLY = [f".{q.method_name}(" for q in QUERIES.values() if q.wire("bindaas") is None]
-NBIA_V4 = frozenset(
-    i for i, (_, body) in enumerate(BLOCKS) if any(call in body for call in NBIA_ONLY)
-)
-NLST = frozenset(i for i, m in enumerate(BLOCK.finditer(README)) if 'server="nlst"' in m.group(2))
 BIN = Path(sys.executable).parent
+EXTRAS = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+
+
+def _ids(selected: list[Block]) -> list[str]:
+    return [block.id for block in selected]
 
 
 @pytest.fixture(scope="module")
@@ -74,35 +75,47 @@ def readme_env(
     return {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "COLUMNS": "120"}
 
 
-def test_the_readme_has_only_blocks_this_test_knows() -> None:
+@pytest.fixture(scope="module")
+def codegen_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The pages' `python -m codegen` commands run in a copy of the checkout, so a
+    regeneration they show never rewrites the checked-in code."""
+    copy = tmp_path_factory.mktemp("codegen-project")
+    shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
+    ignore = shutil.ignore_patterns("__pycache__")
+    for part in ("schema", "codegen", "src", "docs/reference"):
+        shutil.copytree(ROOT / part, copy / part, ignore=ignore)
+    return copy
+
+
+def test_the_pages_have_only_blocks_this_test_knows() -> None:
     # bash blocks are Slurm scripts: tests/test_slurm.py runs them on a real cluster.
-    assert {language for language, _ in BLOCKS} <= {"python", "console", "yaml", "bash"}
-    assert len(BLOCKS) >= 12
+    assert {block.language for block in BLOCKS} <= {"python", "console", "yaml", "bash"}
+    assert len(blocks("python")) >= 15
+    assert {block.page for block in BLOCKS} >= {"README.md", "docs/queries.md", "docs/downloads.md"}
 
 
 def test_quickstart_is_exactly_the_two_commands() -> None:
-    language, body = BLOCKS[0]
-    assert language == "console"
-    assert body.splitlines() == ["$ make demo", "$ make test"]
+    first = BLOCKS[0]
+    assert (first.page, first.language) == ("README.md", "console")
+    assert first.body.splitlines() == ["$ make demo", "$ make test"]
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci
 
 
-@pytest.mark.parametrize(
-    "index", [i for i, (language, _) in enumerate(BLOCKS) if language == "python"]
-)
+@pytest.mark.parametrize("block", blocks("python"), ids=_ids(blocks("python")))
 def test_python_block_runs(
-    index: int,
+    block: Block,
     readme_env: dict[str, str],
     server: TCIATestServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if index in NBIA_V4 or index in NLST:
+    nlst = 'server="nlst"' in block.body
+    if nlst or any(call in block.body for call in NBIA_ONLY):
         monkeypatch.setenv("TCIA_API", "nbia-v4")
-        where = "nlst" if index in NLST else None
+        where = "nlst" if nlst else None
         monkeypatch.setenv("TCIA_BASE_URL", server.base_url_for("nbia-v4", server=where))
-    namespace: dict[str, Any] = {"__name__": f"readme_block_{index}"}
-    exec(compile(BLOCKS[index][1], f"README.md block {index}", "exec"), namespace)
+    namespace: dict[str, Any] = {"__name__": f"docs_block_{block.number}"}
+    exec(compile(block.body, block.id, "exec"), namespace)
     for name, value in namespace.items():
         if name.startswith("test_") and callable(value):
             value(tcia_server=server)
@@ -110,10 +123,10 @@ def test_python_block_runs(
 
 @pytest.mark.parametrize("checker", ["mypy", "pyright"])
 def test_python_blocks_type_check(checker: str, tmp_path: Path) -> None:
-    """The README's examples are what users copy: mypy --strict and pyright must accept them."""
-    for index, (language, body) in enumerate(BLOCKS):
-        if language == "python":
-            (tmp_path / f"readme_block_{index}.py").write_text(body)
+    """The pages' examples are what users copy: mypy --strict and pyright must accept them."""
+    for block in blocks("python"):
+        name = block.id.replace("/", "_").replace(".md#", "_").replace(".", "_")
+        (tmp_path / f"{name}.py").write_text(block.body)
     if checker == "mypy":
         command = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "."]
     else:
@@ -122,38 +135,68 @@ def test_python_blocks_type_check(checker: str, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _run(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _pip_install_names_real_extras(words: list[str]) -> None:
+    """Installing from PyPI is the one command not run here: its extras must exist."""
+    (requirement,) = [w for w in words[2:] if not w.startswith("-")]
+    name, _, extras = requirement.partition("[")
+    assert name == "tcia-models"
+    assert set(extras.rstrip("]").split(",")) <= set(EXTRAS), requirement
+
+
+def _run(
+    command: str, env: dict[str, str], codegen_project: Path
+) -> subprocess.CompletedProcess[str]:
     words = shlex.split(os.path.expandvars(command))
     if words[0] == "make":  # the Makefile's own targets: check they exist and resolve
         words = ["make", "-n", "-C", str(ROOT), *words[1:]]
         cwd: Path | None = ROOT
     elif words[:3] == ["python", "-m", "codegen"]:
-        words[0], cwd = sys.executable, ROOT
+        words[0], cwd = sys.executable, codegen_project
     else:
         cwd = None
     return subprocess.run(words, capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
 
 
-@pytest.mark.parametrize(
-    "index", [i for i, (language, _) in enumerate(BLOCKS) if language == "console"]
-)
-def test_console_block_runs(index: int, readme_env: dict[str, str]) -> None:
-    commands = [line[2:] for line in BLOCKS[index][1].splitlines() if line.startswith("$ ")]
+@pytest.mark.parametrize("block", blocks("console"), ids=_ids(blocks("console")))
+def test_console_block_runs(
+    block: Block, readme_env: dict[str, str], codegen_project: Path
+) -> None:
+    commands = [line[2:] for line in block.body.splitlines() if line.startswith("$ ")]
     assert commands
     for command in commands:
-        result = _run(command, readme_env)
+        if command.startswith("pip install "):
+            _pip_install_names_real_extras(shlex.split(command))
+            continue
+        result = _run(command, readme_env, codegen_project)
         assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
 
 
-def test_github_actions_example_runs_its_tcia_steps(readme_env: dict[str, str]) -> None:
-    (workflow,) = [body for language, body in BLOCKS if language == "yaml" and "jobs:" in body]
+def test_the_codegen_commands_leave_the_checkout_alone(
+    readme_env: dict[str, str], codegen_project: Path
+) -> None:
+    """codegen swaps in a whole new output directory each run: in the checkout, the
+    directories would be new ones."""
+    outputs = [ROOT / "src" / "tcia_models" / "_generated", ROOT / "docs" / "reference"]
+    before = [output.stat().st_ino for output in outputs]
+    in_copy = codegen_project / "src" / "tcia_models" / "_generated"
+    copy_before = in_copy.stat().st_ino
+    result = _run("python -m codegen", readme_env, codegen_project)
+    assert result.returncode == 0, result.stderr
+    assert [output.stat().st_ino for output in outputs] == before
+    assert in_copy.stat().st_ino != copy_before
+
+
+def test_github_actions_example_runs_its_tcia_steps(
+    readme_env: dict[str, str], codegen_project: Path
+) -> None:
+    (workflow,) = [b.body for b in blocks("yaml") if "jobs:" in b.body]
     steps = yaml.safe_load(workflow)["jobs"]["drift"]["steps"]
     runs = [step["run"] for step in steps if "run" in step]
-    assert runs[0].startswith("pip install")  # installing from PyPI is the one step not run here
+    _pip_install_names_real_extras(shlex.split(runs[0]))
     tcia_steps = [run for run in runs if run.startswith("tcia ")]
     assert tcia_steps
     for run in tcia_steps:
-        result = _run(run, readme_env)
+        result = _run(run, readme_env, codegen_project)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "No drift" in result.stdout
 
@@ -163,11 +206,7 @@ def test_the_kubernetes_indexed_job_splits_the_manifest_once(
 ) -> None:
     """No Kubernetes here: the Job spec is checked as Kubernetes reads it, and its command is run
     once per completion index with what Kubernetes would set (JOB_COMPLETION_INDEX)."""
-    (spec,) = [
-        yaml.safe_load(body)
-        for language, body in BLOCKS
-        if language == "yaml" and "kind: Job" in body
-    ]
+    (spec,) = [yaml.safe_load(b.body) for b in blocks("yaml") if "kind: Job" in b.body]
     job = spec["spec"]
     assert spec["apiVersion"] == "batch/v1" and job["completionMode"] == "Indexed"
     (container,) = job["template"]["spec"]["containers"]
