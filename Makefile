@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 BENCH_VENV := .venv-bench
 BENCH_INSTALLED := $(BENCH_VENV)/.installed
 
-.PHONY: test lint typecheck pytest codegen check-codegen demo bench peer-suites clean
+.PHONY: test lint typecheck pytest matrix codegen check-codegen demo docs docs-serve dist bench peer-suites clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is required")'
@@ -20,7 +20,8 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-test: lint typecheck pytest
+# CI's one command: lint, types, the suite on Python 3.11, then the suite on 3.12 and 3.13.
+test: lint typecheck pytest matrix
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
@@ -34,6 +35,11 @@ typecheck: $(INSTALLED)
 # the bundled server.
 pytest: $(INSTALLED) $(BENCH_INSTALLED)
 	$(BIN)/python -m pytest
+
+# The suite on the other supported Pythons, each in a venv of its own (noxfile.py); the
+# installed wheel is tested on all three by tests/test_release.py.
+matrix: $(INSTALLED) $(BENCH_INSTALLED)
+	$(BIN)/nox --sessions tests-3.12 tests-3.13
 
 codegen: $(INSTALLED)
 	$(BIN)/python -m codegen
@@ -100,5 +106,18 @@ peer-suites: $(INSTALLED) $(BENCH_INSTALLED)
 	echo "== TCIA-API-SDK (Java)"
 	$(BENCH_VENV)/bin/python tests/peer_suites/run.py java "http://127.0.0.1:$$port" "$$work" "$${TCIA_SDK_JAVA_DIR:-/nonexistent}" | tail -5 || true
 
+# The documentation site: strict, so a broken link or reference fails the build.
+docs: $(INSTALLED)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: $(INSTALLED)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict
+
+# The sdist and the wheel built from it, both checked as PyPI would check them.
+dist: $(INSTALLED)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist
+	$(BIN)/twine check --strict dist/*
+
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .mypy_cache .pytest_cache .ruff_cache dist build
+	rm -rf $(VENV) $(BENCH_VENV) .mypy_cache .pytest_cache .ruff_cache .nox dist build site
