@@ -39,7 +39,7 @@ pytest: $(INSTALLED) $(BENCH_INSTALLED)
 # The suite on the other supported Pythons, each in a venv of its own (noxfile.py); the
 # installed wheel is tested on all three by tests/test_release.py.
 matrix: $(INSTALLED) $(BENCH_INSTALLED)
-	$(BIN)/nox --sessions tests-3.12 tests-3.13
+	$(BIN)/nox --sessions tests-3.12 tests-3.13 -- --ignore=tests/test_release.py
 
 codegen: $(INSTALLED)
 	$(BIN)/python -m codegen

@@ -97,7 +97,10 @@ def installed(
     environment with nothing of the checkout or of our own venv in it."""
     python = find_python(request.param)
     if python is None:
-        pytest.fail(f"Python {request.param} is supported but not on this machine")
+        message = f"Python {request.param} is supported but not on this machine"
+        if os.environ.get("CI"):  # CI's machines have every supported Python
+            pytest.fail(message)
+        pytest.skip(message)
     venv = tmp_path_factory.mktemp(f"venv-{request.param}")
     subprocess.run([python, "-m", "venv", str(venv)], check=True, timeout=120)
     (wheel,) = dist.glob("*.whl")
