@@ -290,7 +290,7 @@ def test_a_field_one_query_does_not_send_is_optional_in_the_shared_model() -> No
         for attribute in document["attributes"]:
             if attribute["name"] == "SeriesInstanceUID":
                 attribute["required"] = True
-                attribute["requiredEvidence"] = "a test"
+                attribute["requiredEvidence"] = "every row of every recorded response"
     validate_documents(documents, SCHEMA, GENERATIONS, GENERATIONS_SCHEMA)
     series = render(documents, SCHEMA, GENERATIONS, TABLES)["series.py"]
     assert "SeriesInstanceUID: Annotated[\n        str | None" in series

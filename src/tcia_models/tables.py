@@ -274,7 +274,14 @@ def _dates(text: Column) -> Column:
             iso = pc.fill_null(pc.match_substring_regex(text, _ISO), pa.scalar(False))
             candidate = _iso_or_null(pc.if_else(iso, text, pa.scalar(None, pa.string())))
         else:
-            candidate = pc.strptime(text, format=form.strptime, unit="us", error_is_null=True)
+            source = text
+            if form.rewrite is not None:  # only the rows the pattern fits are candidates
+                fits = pc.fill_null(pc.match_substring_regex(text, form.rewrite[0]), False)
+                rewritten = pc.replace_substring_regex(
+                    text, pattern=form.rewrite[0], replacement=form.rewrite[1]
+                )
+                source = pc.if_else(fits, rewritten, pa.scalar(None, pa.string()))
+            candidate = pc.strptime(source, format=form.strptime, unit="us", error_is_null=True)
         parsed = candidate if parsed is None else pc.coalesce(parsed, candidate)
     assert parsed is not None
     forms = ", ".join(form.example for form in DATE_FORMS)
