@@ -64,12 +64,14 @@ class DriftReport:
         return text
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        report: dict[str, Any] = {
             "base_url": self.base_url,
             "drift": self.drifted,
             "queries": [drift.as_dict() for drift in self.drifts],
-            "update_command": self.update_command if self.drifted else None,
         }
+        if self.drifted:
+            report["update_command"] = self.update_command
+        return report
 
 
 def metadata_generation(generations: Mapping[str, Any]) -> str:
