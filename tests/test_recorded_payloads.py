@@ -164,3 +164,18 @@ def test_java_date_to_string_from_getseriesmetadata_v2() -> None:
     assert item.TimeStamp == datetime.datetime(2019, 12, 10, 9, 1, 2)
     assert (item.ImageCount, item.SeriesNumber) == (2, 3000923)
     assert item.model_extra == {}
+
+
+@pytest.mark.parametrize("format", ["json", "csv", "xml"])
+def test_tables_follow_the_same_empty_value_rule_and_date_forms(format: str) -> None:
+    from tcia_models.tables import parse_table
+
+    rows = json.loads((DATA / "recorded" / "nbia-v1-getPatient-LIDC-IDRI-2026-09.json").read_text())
+    as_text = [{k: str(v) for k, v in row.items()} for row in rows]
+    body = {"json": json.dumps(rows), "csv": _csv(as_text), "xml": _xml(as_text)}[format]
+    table = parse_table(Patient, body, format)  # type: ignore[arg-type]
+    assert table.column("PatientName").null_count == len(rows)
+    assert table.to_pylist() == [row.model_dump() for row in parse(Patient, body, format)]  # type: ignore[arg-type]
+    java = [{"Series UID": "1.2", "Date Released": "Mon Nov 04 11:45:52 UTC 2013"}]
+    (released,) = parse_table(SeriesMetadata, json.dumps(java), "json").column("DateReleased")
+    assert released.as_py() == datetime.datetime(2013, 11, 4, 11, 45, 52)

@@ -54,14 +54,22 @@ def _without_empty_values(rows: object) -> object:
     if not isinstance(rows, list):
         return rows  # not rows: the adapter says what is wrong with it
     return [
-        {k: v for k, v in row.items() if v != ""} if isinstance(row, dict) else row
-        for row in cast("list[Any]", rows)
+        {k: v for k, v in cast("dict[str, Any]", row).items() if v != ""}
+        if isinstance(row, dict)
+        else row
+        for row in cast("list[object]", rows)
     ]
+
+
+def _may_hold_an_empty_string(body: Body) -> bool:
+    if isinstance(body, str):
+        return '""' in body
+    return b'""' in body
 
 
 def _read_json(adapter: TypeAdapter[list[Any]], body: Body) -> list[Any]:
     # Straight from the bytes in pydantic-core, unless an empty string may be in there.
-    if (b'""' if isinstance(body, bytes | bytearray) else '""') not in body:
+    if not _may_hold_an_empty_string(body):
         return adapter.validate_json(body)
     try:
         document = json.loads(body)
@@ -74,7 +82,7 @@ def _read_json_member(key: str, adapter: TypeAdapter[list[Any]], body: Body) -> 
     document = json.loads(body)
     if not isinstance(document, dict):
         raise ValueError(f"the answer is not a JSON object holding {key!r}")
-    rows = cast("dict[str, Any]", document).get(key) or []
+    rows: object = cast("dict[str, Any]", document).get(key) or []
     return adapter.validate_python(_without_empty_values(rows))
 
 
