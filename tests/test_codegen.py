@@ -471,3 +471,17 @@ def test_an_unreachable_server_is_one_clear_line(project_copy: Path) -> None:
     result = run_codegen(project_copy, "--base-url", "http://127.0.0.1:9/services/TCIA/TCIA/query")
     assert result.returncode == 2
     assert "could not talk to" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_required_attribute_needs_its_evidence() -> None:
+    documents = _documents()
+    documents["getSeries"]["attributes"][2]["required"] = True  # Modality, with no evidence
+    assert "getSeries: $.attributes[2]: " in _problems(documents)
+    assert "'requiredEvidence' is a required property" in _problems(documents)
+
+
+def test_every_required_attribute_of_the_snapshot_carries_its_evidence() -> None:
+    for query, document in _documents().items():
+        for attribute in document["attributes"]:
+            if attribute.get("required", False):
+                assert len(attribute["requiredEvidence"]) > 40, (query, attribute["name"])

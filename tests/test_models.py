@@ -228,3 +228,18 @@ def test_models_are_immutable_and_hashable() -> None:
     assert hash(modality) == hash(Modality(Modality="CT"))
     with pytest.raises(ValidationError):
         modality.Modality = "MR"  # type: ignore[misc]
+
+
+def test_every_spelling_a_generation_uses_is_accepted() -> None:
+    """Bindaas named a key after its SQL column when a query did not alias it."""
+    row = {"series_instance_uid": "1.2", "study_instance_uid": "1.3", "project": "LIDC-IDRI"}
+    series = Series.model_validate_json(json.dumps({**row, "Date Released": "2015-05-27"}))
+    assert (series.SeriesInstanceUID, series.StudyInstanceUID) == ("1.2", "1.3")
+    assert series.Collection == "LIDC-IDRI" and series.DateReleased is not None
+    assert series.model_extra == {}
+    assert Patient.model_validate({"PatientId": "P"}).PatientID == "P"
+
+
+def test_only_the_key_of_a_series_is_required() -> None:
+    assert [n for n, f in Series.model_fields.items() if f.is_required()] == ["SeriesInstanceUID"]
+    assert Series.model_validate({"SeriesInstanceUID": "1.2"}).Modality is None
