@@ -174,6 +174,10 @@ def _render_queries(specs: list[Query]) -> str:
         out.append("    ),\n")
         if query.paging is not None:
             out.append(f"    paging=({py_str(query.paging[0])}, {py_str(query.paging[1])}),\n")
+        if query.attributes:
+            out.append("    attributes=(\n")
+            out.extend(f"        {py_str(name)},\n" for name in query.attributes)
+            out.append("    ),\n")
         out.append(")\n")
     out.append("\nQUERIES: Mapping[str, QuerySpec[Any]] = MappingProxyType(\n    {\n")
     out.extend(f"        {py_str(q.name)}: {q.constant},\n" for q in specs)

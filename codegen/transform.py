@@ -111,6 +111,9 @@ class Query:
     generations: tuple[GenerationWire, ...]
     paging: tuple[str, str] | None = None
     """(offset parameter, limit parameter): the query is also offered as an iterator."""
+    attributes: tuple[str, ...] = ()
+    """The attributes this query's own document lists (its model may hold more: the union of
+    every query returning it)."""
 
     @property
     def method_name(self) -> str:
@@ -146,16 +149,57 @@ def _one_newline_style(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+@dataclass(frozen=True)
+class ModelShape:
+    """One return object: the union of the attributes of every query returning it."""
+
+    name: str
+    description: str
+    attributes: tuple[Mapping[str, Any], ...]
+    queries: tuple[str, ...]
+    """The queries returning it, in snapshot order."""
+
+
+def model_shapes(documents: Mapping[str, Any]) -> dict[str, ModelShape]:
+    """Model name -> its shape. Attributes come in the order they first appear; a field is
+    required only where every query returning the model marks it required (a query that does
+    not send it at all makes it optional); the description is the first one that is not empty.
+    validate_documents has already refused two tags or two incompatible types for one name."""
+    found: dict[str, tuple[str, dict[str, dict[str, Any]], list[str]]] = {}
+    for query, document in documents.items():
+        if not document["attributes"]:
+            continue
+        model = document["returnObject"]
+        _, attributes, queries = found.setdefault(model["name"], (model["description"], {}, []))
+        queries.append(query)
+        for attribute in document["attributes"]:
+            merged = attributes.get(attribute["name"])
+            if merged is None:
+                merged = attributes[attribute["name"]] = dict(attribute)
+                merged["_in"] = 1
+                continue
+            merged["_in"] += 1
+            merged["required"] = merged.get("required", False) and attribute.get("required", False)
+            if not merged["description"]:
+                merged["description"] = attribute["description"]
+    shapes: dict[str, ModelShape] = {}
+    for name, (description, attributes, queries) in found.items():
+        union: list[Mapping[str, Any]] = []
+        for attribute in attributes.values():
+            sent_by_all = attribute.pop("_in") == len(queries)
+            attribute["required"] = sent_by_all and attribute.get("required", False)
+            union.append(attribute)
+        shapes[name] = ModelShape(name, description, tuple(union), tuple(queries))
+    return shapes
+
+
 def model_schemas(documents: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """One JSON Schema per return object, the object at the root, keyed by model name."""
     schemas: dict[str, dict[str, Any]] = {}
     wire_names = _wire_names_per_model(documents)
-    for document in documents.values():
-        if not document["attributes"]:
-            continue
-        model = document["returnObject"]
+    for model in model_shapes(documents).values():
         properties: dict[str, Any] = {}
-        for attribute in document["attributes"]:
+        for attribute in model.attributes:
             field: dict[str, Any] = dict(_FIELD_SCHEMAS[attribute["type"]])
             if attribute.get("repeated", False):
                 field = {"type": "array", "items": field}
@@ -164,19 +208,27 @@ def model_schemas(documents: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             tag = dicom_tag_hex(attribute["dicomTag"])
             if tag:
                 field[DICOM_TAG_KEY] = tag
-            aliases = wire_names[model["name"]].get(attribute["name"])
+            aliases = wire_names[model.name].get(attribute["name"])
             if aliases:
                 field[WIRE_NAMES_KEY] = aliases
             properties[attribute["name"]] = field
-        schemas[model["name"]] = {
+        schemas[model.name] = {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "title": model["name"],
-            "description": _one_newline_style(model["description"]),
+            "title": model.name,
+            "description": _one_newline_style(model.description),
             "type": "object",
             "properties": properties,
-            "required": [a["name"] for a in document["attributes"] if a.get("required", False)],
+            "required": [a["name"] for a in model.attributes if a["required"]],
         }
     return schemas
+
+
+def wire_spellings(attribute: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Generation -> every key it sends the attribute under (a document may give one or a list)."""
+    spellings: dict[str, list[str]] = {}
+    for generation, names in attribute.get("wireNames", {}).items():
+        spellings[generation] = [names] if isinstance(names, str) else list(names)
+    return spellings
 
 
 def _wire_names_per_model(documents: Mapping[str, Any]) -> dict[str, dict[str, list[str]]]:
@@ -187,9 +239,10 @@ def _wire_names_per_model(documents: Mapping[str, Any]) -> dict[str, dict[str, l
             continue
         model = names.setdefault(document["returnObject"]["name"], {})
         for attribute in document["attributes"]:
-            for wire in attribute.get("wireNames", {}).values():
-                if wire != attribute["name"]:
-                    model.setdefault(attribute["name"], set()).add(wire)
+            for spellings in wire_spellings(attribute).values():
+                for wire in spellings:
+                    if wire != attribute["name"]:
+                        model.setdefault(attribute["name"], set()).add(wire)
     return {m: {a: sorted(w) for a, w in attrs.items()} for m, attrs in names.items()}
 
 
@@ -254,6 +307,7 @@ def queries(documents: Mapping[str, Any]) -> list[Query]:
                     if "paging" in document
                     else None
                 ),
+                attributes=tuple(a["name"] for a in document["attributes"]),
             )
         )
     return result
@@ -286,12 +340,11 @@ def arrow_fields(
     dictionary = set(tables["dictionaryEncoded"]["attributes"])
     wire_names = _wire_names_per_model(documents)
     result: dict[str, tuple[str, tuple[ArrowField, ...]]] = {}
-    for document in documents.values():
-        if not document["attributes"] or any(a["type"] == "object" for a in document["attributes"]):
+    for model in model_shapes(documents).values():
+        if any(a["type"] == "object" for a in model.attributes):
             continue  # nested answers (a search's patients with their studies) have no table form
-        model = document["returnObject"]
         fields: list[ArrowField] = []
-        for attribute in document["attributes"]:
+        for attribute in model.attributes:
             name, kind = attribute["name"], attribute["type"]
             encoded = name in dictionary and kind in _STRING_TYPES
             metadata: list[tuple[str, str]] = []
@@ -300,18 +353,18 @@ def arrow_fields(
                 metadata.append((DICOM_TAG_KEY, tag))
             if attribute["description"]:
                 metadata.append(("description", _one_newline_style(attribute["description"])))
-            aliases = wire_names[model["name"]].get(name)
+            aliases = wire_names[model.name].get(name)
             if aliases:
                 metadata.append((WIRE_NAMES_KEY, json.dumps(aliases)))
             fields.append(
                 ArrowField(
                     name,
                     ARROW_DICTIONARY if encoded else ARROW_TYPES[kind],
-                    not attribute.get("required", False),
+                    not attribute["required"],
                     tuple(metadata),
                 )
             )
-        result[model["name"]] = (_one_newline_style(model["description"]), tuple(fields))
+        result[model.name] = (_one_newline_style(model.description), tuple(fields))
     return result
 
 

@@ -123,29 +123,67 @@ def _tag_problem(name: str, tag_text: str) -> str | None:
     return None
 
 
+# The Python type each metadata type becomes: two queries may spell one attribute's type
+# differently only where the model's field stays the same (uid and string are both str).
+_PYTHON_KINDS = {
+    "string": "str",
+    "uid": "str",
+    "age": "str",
+    "integer": "int",
+    "number": "float",
+    "boolean": "bool",
+    "date": "date",
+    "datetime": "datetime",
+    "object": "object",
+}
+
+
 def _shared_model_problems(documents: Mapping[str, Any]) -> list[str]:
-    """Queries that return the same object must describe it the same way (one model each)."""
-    first_seen: dict[str, tuple[str, Any]] = {}
+    """Queries that return the same object describe parts of one model: the model is the union
+    of their attributes, and each query keeps its own list (so drift is reported per query).
+    Only a true contradiction stops codegen: one attribute with two DICOM tags or two
+    incompatible types, or one object answered as one row by a query and as many by another."""
+    seen: dict[str, dict[str, tuple[str, Mapping[str, Any]]]] = {}
+    cardinality: dict[str, tuple[str, str]] = {}
     problems: list[str] = []
     for query, document in documents.items():
-        if "returnObject" not in document:
+        if "returnObject" not in document or not document["attributes"]:
             continue
         model = document["returnObject"]["name"]
-        # Wire names and generations are facts of each query (ContentsByName's "Date Released",
-        # PatientBirthDate on the original API only); the model takes them all.
-        per_query = ("wireNames", "generations")
-        attributes = [
-            {k: v for k, v in a.items() if k not in per_query} for a in document["attributes"]
-        ]
-        shape = (document["returnObject"], attributes)
-        if model not in first_seen:
-            first_seen[model] = (query, shape)
-        elif first_seen[model][1] != shape:
+        rows = document["returnObject"].get("cardinality", "many")
+        first_query, first_rows = cardinality.setdefault(model, (query, rows))
+        if rows != first_rows:
             problems.append(
-                f"{query}: $.returnObject: {model!r}: {first_seen[model][0]} returns {model} "
-                "with other attributes; queries sharing a return object must agree"
+                f"{query}: $.returnObject.cardinality: {rows!r}: {first_query} returns {model} "
+                f"with cardinality {first_rows!r}; {query} and {first_query} contradict each other"
             )
+        attributes = seen.setdefault(model, {})
+        for index, attribute in enumerate(document["attributes"]):
+            other_query, other = attributes.setdefault(attribute["name"], (query, attribute))
+            if other_query == query:
+                continue
+            where = f"{query}: $.attributes[{index}]"
+            name = f"{model}.{attribute['name']}"
+            if attribute["dicomTag"] != other["dicomTag"]:
+                problems.append(
+                    f"{where}.dicomTag: {attribute['dicomTag']!r}: {other_query} gives {name} "
+                    f"the tag {other['dicomTag']!r}; one attribute cannot have two tags "
+                    f"({query} and {other_query} contradict each other)"
+                )
+            kind, other_kind = _PYTHON_KINDS[attribute["type"]], _PYTHON_KINDS[other["type"]]
+            repeated = attribute.get("repeated", False)
+            if kind != other_kind or repeated != other.get("repeated", False):
+                problems.append(
+                    f"{where}.type: {_type_text(attribute)}: {other_query} gives {name} the type "
+                    f"{_type_text(other)}; one field cannot hold both "
+                    f"({query} and {other_query} contradict each other)"
+                )
     return problems
+
+
+def _type_text(attribute: Mapping[str, Any]) -> str:
+    text = repr(attribute["type"])
+    return f"list of {text}" if attribute.get("repeated", False) else text
 
 
 def _name_clashes(documents: Mapping[str, Any]) -> list[str]:

@@ -99,6 +99,51 @@ def test_check_reports_added_removed_and_retyped_attributes(project_copy: Path) 
     assert "make codegen" in report
 
 
+def _add_and_remove(document: dict[str, Any]) -> None:
+    """The normal shape of API drift in one query: a column added, one removed."""
+    attributes = document["attributes"]
+    attributes.append(
+        {"name": "SliceThickness", "dicomTag": "0018 0050", "description": "mm", "type": "number"}
+    )
+    document["attributes"] = [a for a in attributes if a["name"] != "SoftwareVersions"]
+
+
+def test_check_after_a_one_query_drift_reports_it_and_regenerating_clears_it(
+    project_copy: Path,
+) -> None:
+    _edit(project_copy, "getSeries", _add_and_remove)
+    result = run_codegen(project_copy, "--check")
+    assert result.returncode == 1, result.stderr
+    report = result.stdout
+    assert "getSeries:\n  attribute SoftwareVersions removed" in report
+    assert "attribute SliceThickness added: tag '0018 0050'; type 'number'" in report
+    assert "ContentsByName:" not in report and "getUpdatedSeries:" not in report
+    assert "+    SliceThickness: Annotated[\n+        float | None" in report
+    assert run_codegen(project_copy).returncode == 0
+    series = (project_copy / "src/tcia_models/_generated/series.py").read_text()
+    assert "SliceThickness: Annotated[\n        float | None" in series
+    assert "SoftwareVersions" in series  # ContentsByName and getUpdatedSeries still send it
+    queries = (project_copy / "src/tcia_models/_generated/queries.py").read_text()
+    get_series = queries[queries.index("GET_SERIES: ") : queries.index("GET_SERIES_META_DATA")]
+    assert '"SliceThickness",' in get_series and '"SoftwareVersions",' not in get_series
+    assert run_codegen(project_copy, "--check").returncode == 0
+
+
+def test_a_one_query_retype_that_contradicts_the_others_stops_codegen(project_copy: Path) -> None:
+    output = project_copy / "src/tcia_models/_generated"
+    before = _checked_in(output)
+    _edit(project_copy, "getSeries", _drift_series)  # ImageCount: integer -> string
+    for args in ((), ("--check",)):
+        refused = run_codegen(project_copy, *args)
+        assert refused.returncode == 2
+        assert (
+            "getSeries: $.attributes[13].type: 'string': ContentsByName gives Series.ImageCount "
+            "the type 'integer'" in refused.stderr
+        )
+        assert "getSeries and ContentsByName contradict each other" in refused.stderr
+    assert _checked_in(output) == before
+
+
 def test_check_reports_parameter_changes(project_copy: Path) -> None:
     def change(document: dict[str, Any]) -> None:
         document["queryParameters"][0]["required"] = True
@@ -195,13 +240,60 @@ def test_a_document_served_under_another_name_is_rejected() -> None:
     assert "getSeries: $.name: 'getPatient': does not match the query" in _problems(documents)
 
 
-def test_queries_sharing_a_model_must_agree_on_it() -> None:
+def test_queries_sharing_a_model_may_list_different_attributes() -> None:
     documents = _documents()
-    documents["ContentsByName"]["attributes"].pop()
+    documents["ContentsByName"]["attributes"].pop()  # one query drifts: no contradiction
+    validate_documents(documents, SCHEMA, GENERATIONS, GENERATIONS_SCHEMA)
+    series = render(documents, SCHEMA, GENERATIONS, TABLES)["series.py"]
+    assert "Authorized:" in series  # the other queries still send it: the model keeps it
+
+
+def _image_count(documents: dict[str, Any], query: str) -> dict[str, Any]:
+    return next(a for a in documents[query]["attributes"] if a["name"] == "ImageCount")
+
+
+def test_one_attribute_with_two_types_is_a_contradiction_naming_both_queries() -> None:
+    documents = _documents()
+    _image_count(documents, "getUpdatedSeries")["type"] = "string"
     assert (
-        "getSeries: $.returnObject: 'Series': ContentsByName returns Series with other attributes"
-        in _problems(documents)
+        "getUpdatedSeries: $.attributes[14].type: 'string': ContentsByName gives "
+        "Series.ImageCount the type 'integer'; one field cannot hold both (getUpdatedSeries and "
+        "ContentsByName contradict each other)" in _problems(documents)
     )
+
+
+def test_compatible_types_are_no_contradiction() -> None:
+    documents = _documents()
+    series_uid = documents["getSeries"]["attributes"][0]
+    assert series_uid["type"] == "uid"
+    series_uid["type"] = "string"  # both are str in the model
+    validate_documents(documents, SCHEMA, GENERATIONS, GENERATIONS_SCHEMA)
+
+
+def test_one_attribute_with_two_tags_is_a_contradiction_naming_both_queries() -> None:
+    documents = _documents()
+    _image_count(documents, "getSeries")["dicomTag"] = "0009 1001"  # a private tag
+    assert (
+        "getSeries: $.attributes[14].dicomTag: '0009 1001': ContentsByName gives "
+        "Series.ImageCount the tag 'NA'; one attribute cannot have two tags (getSeries and "
+        "ContentsByName contradict each other)" in _problems(documents)
+    )
+
+
+def test_a_field_one_query_does_not_send_is_optional_in_the_shared_model() -> None:
+    documents = _documents()
+    attributes = documents["getUpdatedSeries"]["attributes"]
+    documents["getUpdatedSeries"]["attributes"] = [
+        a for a in attributes if a["name"] != "SeriesInstanceUID"
+    ]
+    for document in documents.values():
+        for attribute in document["attributes"]:
+            if attribute["name"] == "SeriesInstanceUID":
+                attribute["required"] = True
+                attribute["requiredEvidence"] = "every row of every recorded response"
+    validate_documents(documents, SCHEMA, GENERATIONS, GENERATIONS_SCHEMA)
+    series = render(documents, SCHEMA, GENERATIONS, TABLES)["series.py"]
+    assert "SeriesInstanceUID: Annotated[\n        str | None" in series
 
 
 def test_a_parameter_named_like_our_own_keyword_is_rejected() -> None:
@@ -379,3 +471,17 @@ def test_an_unreachable_server_is_one_clear_line(project_copy: Path) -> None:
     result = run_codegen(project_copy, "--base-url", "http://127.0.0.1:9/services/TCIA/TCIA/query")
     assert result.returncode == 2
     assert "could not talk to" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_required_attribute_needs_its_evidence() -> None:
+    documents = _documents()
+    documents["getSeries"]["attributes"][2]["required"] = True  # Modality, with no evidence
+    assert "getSeries: $.attributes[2]: " in _problems(documents)
+    assert "'requiredEvidence' is a required property" in _problems(documents)
+
+
+def test_every_required_attribute_of_the_snapshot_carries_its_evidence() -> None:
+    for query, document in _documents().items():
+        for attribute in document["attributes"]:
+            if attribute.get("required", False):
+                assert len(attribute["requiredEvidence"]) > 40, (query, attribute["name"])

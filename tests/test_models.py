@@ -22,6 +22,7 @@ from tcia_models import (
     SeriesSize,
     TCIAModel,
     dicom_tags,
+    parse,
 )
 
 from .conftest import DATA
@@ -199,13 +200,12 @@ def test_a_key_the_models_do_not_know_is_kept() -> None:
 
 
 def test_real_patient_study_size_and_value_list_payloads() -> None:
-    studies = [
-        PatientStudy.model_validate(r)
-        for r in _sample("nbia-v1-getPatientStudy-LIDC-IDRI-0001.json")
-    ]
+    body = (SAMPLES / "nbia-v1-getPatientStudy-LIDC-IDRI-0001.json").read_text()
+    studies = parse(PatientStudy, body)
     assert [s.SeriesCount for s in studies] == [1, 9]
     assert studies[0].StudyDate == datetime.date(2000, 1, 1)
-    assert studies[0].PatientName == "" and studies[0].PatientAge is None
+    # PatientName is sent as "": a missing value, as it is from CSV and XML
+    assert studies[0].PatientName is None and studies[0].PatientAge is None
     size = SeriesSize.model_validate(_sample("nbia-v1-getSeriesSize-LIDC-IDRI-DX.json")[0])
     assert (size.TotalSizeInBytes, size.ObjectCount) == (16357620, 2)
     collections = [
@@ -228,3 +228,18 @@ def test_models_are_immutable_and_hashable() -> None:
     assert hash(modality) == hash(Modality(Modality="CT"))
     with pytest.raises(ValidationError):
         modality.Modality = "MR"  # type: ignore[misc]
+
+
+def test_every_spelling_a_generation_uses_is_accepted() -> None:
+    """Bindaas named a key after its SQL column when a query did not alias it."""
+    row = {"series_instance_uid": "1.2", "study_instance_uid": "1.3", "project": "LIDC-IDRI"}
+    series = Series.model_validate_json(json.dumps({**row, "Date Released": "2015-05-27"}))
+    assert (series.SeriesInstanceUID, series.StudyInstanceUID) == ("1.2", "1.3")
+    assert series.Collection == "LIDC-IDRI" and series.DateReleased is not None
+    assert series.model_extra == {}
+    assert Patient.model_validate({"PatientId": "P"}).PatientID == "P"
+
+
+def test_only_the_key_of_a_series_is_required() -> None:
+    assert [n for n, f in Series.model_fields.items() if f.is_required()] == ["SeriesInstanceUID"]
+    assert Series.model_validate({"SeriesInstanceUID": "1.2"}).Modality is None

@@ -235,8 +235,8 @@ def test_a_row_that_does_not_fit_is_named(format: str) -> None:
     rows = [{**REQUIRED, "SeriesDate": "2008-10-18"}] * 3 + [{**REQUIRED, "SeriesDate": "18.10."}]
     with pytest.raises(ResponseFormatError, match=r"row 3 does not fit Series: SeriesDate: "):
         parse_table(Series, _body(rows, format), format)  # type: ignore[arg-type]
-    missing = [REQUIRED, {k: v for k, v in REQUIRED.items() if k != "PatientID"}]
-    with pytest.raises(ResponseFormatError, match=r"row 1 does not fit Series: PatientID"):
+    missing = [REQUIRED, {k: v for k, v in REQUIRED.items() if k != "SeriesInstanceUID"}]
+    with pytest.raises(ResponseFormatError, match=r"row 1 does not fit Series: SeriesInstanceUID"):
         parse_table(Series, _body(missing, format), format)  # type: ignore[arg-type]
 
 

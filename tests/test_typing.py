@@ -22,7 +22,7 @@ def cohort_bytes(tcia: TCIAClient) -> int:
     first_date: datetime.date | None = series[0].SeriesDate
     count: int | None = series[0].ImageCount
     del first_date, count
-    return sum(size.TotalSizeInBytes for size in sizes)
+    return sum(size.TotalSizeInBytes or 0 for size in sizes)  # absent for a series without images
 
 
 def fetch(tcia: TCIAClient, uid: str) -> DownloadResult:

@@ -94,13 +94,14 @@ class QueryDrift:
         }
 
 
-_ATTRIBUTE_FIELDS = ("dicomTag", "type", "required", "description")
+_ATTRIBUTE_FIELDS = ("dicomTag", "type", "required", "description", "wireNames")
 _PARAMETER_FIELDS = ("required", "type", "description")
 _FIELD_LABELS = {
     "dicomTag": "tag",
     "type": "type",
     "required": "required",
     "description": "description",
+    "wireNames": "wire names",
 }
 
 

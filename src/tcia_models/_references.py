@@ -21,7 +21,7 @@ _REFERENCES = {"RTSTRUCT": "(3006,0010)", "SEG": "(0008,1115)"}
 
 class TagRow(Protocol):
     @property
-    def element(self) -> str: ...
+    def element(self) -> str | None: ...
     @property
     def data(self) -> str | None: ...
 
@@ -46,8 +46,9 @@ def referenced_series(series_instance_uid: str, rows: Sequence[TagRow]) -> list[
         if row.element == sequence:  # the sequence's opening row, then its closing one
             inside = not inside
             continue
-        nested = row.element.startswith(">")
-        if inside and nested and row.element.lstrip(">") == _SERIES_UID and row.data:
+        element = row.element or ""  # getDicomTags does not promise one in every row
+        nested = element.startswith(">")
+        if inside and nested and element.lstrip(">") == _SERIES_UID and row.data:
             found.append(row.data)
     if not found:
         raise InvalidParameterError(

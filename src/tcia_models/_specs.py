@@ -120,6 +120,9 @@ class QuerySpec(Generic[ModelT]):
     """The API generations that offer the query."""
     paging: tuple[str, str] | None = None
     """(offset, limit) parameters when the answer comes a page at a time."""
+    attributes: tuple[str, ...] = ()
+    """The attributes this query sends, as its own metadata lists them: its model is the union
+    of every query returning it, so a field of the model may be one this query never sends."""
 
     def wire(self, api: str) -> GenerationWire | None:
         return next((g for g in self.generations if g.api == api), None)

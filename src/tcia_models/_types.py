@@ -30,6 +30,10 @@ class DateForm:
     strptime: str | None
     """Its ``strptime`` format, or ``None`` for ISO 8601 (parsed natively everywhere)."""
     sent_by: str
+    rewrite: tuple[str, str] | None = None
+    """(regular expression, replacement) applied before ``strptime``: what a format cannot say
+    (Java's time zone name, which is dropped: every TCIA time is naive). Written for both
+    Python's ``re`` and RE2 (pyarrow): no lookarounds, ``\\1`` for groups."""
 
 
 DATE_FORMS: tuple[DateForm, ...] = (
@@ -37,6 +41,25 @@ DATE_FORMS: tuple[DateForm, ...] = (
     DateForm("2003-12-12 00:00:00.0", None, "NBIA v1 and v2 (Java Timestamp.toString())"),
     DateForm("12-12-2003", "%m-%d-%Y", "NBIA v4 (MySQL date_format '%m-%d-%Y')"),
     DateForm("20031212", "%Y%m%d", "DICOM DA values"),
+    DateForm(
+        "Mon Nov 04 11:45:52 UTC 2013",
+        "%a %b %d %H:%M:%S %Y",
+        "NBIA v1 and v2 getSeriesMetaData (Java Date.toString(), for Series Date, Date Released "
+        "and TimeStamp)",
+        rewrite=(
+            r"^([A-Z][a-z]{2} [A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2}) "
+            r"[A-Za-z]{1,6}(?:[+-]\d{1,2}(?::\d{2})?)? (\d{4})$",
+            r"\1 \2",
+        ),
+    ),
+    DateForm(
+        "12/12/2003", "%m/%d/%Y", "NBIA (NCIAConfig's date format, SimpleDateFormat MM/dd/yyyy)"
+    ),
+    DateForm(
+        "12/12/2003 14:45:52 PM",
+        "%m/%d/%Y %H:%M:%S %p",
+        "NBIA QC search results (SimpleDateFormat MM/dd/yyyy HH:mm:ss a: 24-hour, with a marker)",
+    ),
 )
 """Every form, in the order they are tried."""
 
@@ -51,21 +74,43 @@ _FIXED_WIDTH = {
     "%H": r"(?P<hour>\d{2})",
     "%M": r"(?P<minute>\d{2})",
     "%S": r"(?P<second>\d{2})",
+    "%a": r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)",
+    "%b": r"(?P<month_name>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)",
 }
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, 1)}
 
 
-def _compile(form: str) -> Callable[[str], datetime.datetime | None]:
-    """A parser for one strptime format: ``None`` when the text is not of that form."""
+def _compile(form: DateForm) -> Callable[[str], datetime.datetime | None]:
+    """A parser for one form: ``None`` when the text is not of that form."""
+    assert form.strptime is not None
+    parser = _compile_strptime(form.strptime)
+    if form.rewrite is None:
+        return parser
+    pattern, replacement = re.compile(form.rewrite[0]), form.rewrite[1]
+
+    def rewritten(text: str) -> datetime.datetime | None:
+        text, count = pattern.subn(replacement, text)
+        return parser(text) if count else None
+
+    return rewritten
+
+
+def _compile_strptime(form: str) -> Callable[[str], datetime.datetime | None]:
     pieces = re.split(r"(%.)", form)
     fixed_width = all(piece in _FIXED_WIDTH or "%" not in piece for piece in pieces)
-    if fixed_width and {"%Y", "%m", "%d"} <= set(pieces):
+    if fixed_width and {"%Y", "%d"} <= set(pieces) and {"%m", "%b"} & set(pieces):
         pattern = re.compile("".join(_FIXED_WIDTH.get(p) or re.escape(p) for p in pieces))
 
         def fixed(text: str) -> datetime.datetime | None:
             match = pattern.fullmatch(text)
             if match is None:
                 return None
-            part = {key: int(value) for key, value in match.groupdict().items()}
+            part = {
+                key: _MONTHS[value] if key == "month_name" else int(value)
+                for key, value in match.groupdict().items()
+            }
+            part.setdefault("month", part.get("month_name", 0))
             return datetime.datetime(
                 part["year"],
                 part["month"],
@@ -92,7 +137,7 @@ def _iso(text: str) -> datetime.datetime | None:
     return datetime.datetime.fromisoformat(text)
 
 
-_PARSERS = [_iso if form.strptime is None else _compile(form.strptime) for form in DATE_FORMS]
+_PARSERS = [_iso if form.strptime is None else _compile(form) for form in DATE_FORMS]
 
 
 def parse_tcia_datetime(value: str) -> datetime.datetime | None:

@@ -302,6 +302,12 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--api-key", action="append", default=[], help="require this key (repeatable)"
     )
+    serve.add_argument(
+        "--metadata-dir",
+        type=Path,
+        help="serve the /metadata documents (and queries) of this folder of <query>.json files "
+        "instead of the installed snapshot: a drifted server, to try `tcia drift` against",
+    )
     serve.set_defaults(handler=_serve)
 
     demo = commands.add_parser(
@@ -660,7 +666,12 @@ def _serve(args: argparse.Namespace) -> int:
     from .testing import TCIATestServer
 
     try:
-        server = TCIATestServer(host=args.host, port=args.port, api_keys=args.api_key)
+        server = TCIATestServer(
+            host=args.host, port=args.port, api_keys=args.api_key, metadata_dir=args.metadata_dir
+        )
+    except ValueError as error:  # no documents in --metadata-dir
+        _fail(str(error))
+        return 2
     except OSError as error:
         _fail(
             f"cannot listen on {args.host}:{args.port}: {error.strerror or error}; choose another "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,16 +51,27 @@ class DriftReport:
     def drifted(self) -> bool:
         return bool(self.drifts)
 
+    @property
+    def update_command(self) -> str:
+        """What regenerates the models from this server's metadata (in a tcia-models checkout)."""
+        return f"python -m codegen --base-url {shlex.quote(self.base_url)}"
+
     def as_text(self) -> str:
         head = f"Metadata at {self.base_url} compared with the installed models:"
-        return f"{head}\n{format_drift(self.drifts)}"
+        text = f"{head}\n{format_drift(self.drifts)}"
+        if self.drifted:
+            text += f"\n\nTo update the models from this server, run: {self.update_command}"
+        return text
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        report: dict[str, Any] = {
             "base_url": self.base_url,
             "drift": self.drifted,
             "queries": [drift.as_dict() for drift in self.drifts],
         }
+        if self.drifted:
+            report["update_command"] = self.update_command
+        return report
 
 
 def metadata_generation(generations: Mapping[str, Any]) -> str:

@@ -4,6 +4,12 @@ All formats give the same models. JSON is validated by pydantic-core straight fr
 CSV and XML rows are all strings, which pydantic's lax mode converts, so ``"133"`` is an int
 and ``"true"`` a bool. An empty body is an empty list (TCIA's "no rows").
 
+One rule for empty values, in every format: an empty string is a missing value, as an absent
+key is. NBIA writes NULL as ``""`` in CSV (and as an absent element in XML, an absent key in
+JSON), so a CSV cannot tell ``""`` from NULL; the only rule that gives the same values from the
+same data in JSON, CSV and XML is that ``""`` becomes ``None``. (``PatientName: ""`` is ``None``
+from all three.)
+
 ``READERS`` is the one registry of formats that parse into models: a new format is a reader
 here, and codegen offers it to every query whose metadata lists it.
 """
@@ -43,15 +49,41 @@ class RowReader(Protocol):
     def __call__(self, adapter: TypeAdapter[list[Any]], body: Body) -> list[Any]: ...
 
 
+def _without_empty_values(rows: object) -> object:
+    """Each row without its empty-string values (a missing value, as in CSV)."""
+    if not isinstance(rows, list):
+        return rows  # not rows: the adapter says what is wrong with it
+    return [
+        {k: v for k, v in cast("dict[str, Any]", row).items() if v != ""}
+        if isinstance(row, dict)
+        else row
+        for row in cast("list[object]", rows)
+    ]
+
+
+def _may_hold_an_empty_string(body: Body) -> bool:
+    if isinstance(body, str):
+        return '""' in body
+    return b'""' in body
+
+
 def _read_json(adapter: TypeAdapter[list[Any]], body: Body) -> list[Any]:
-    return adapter.validate_json(body)
+    # Straight from the bytes in pydantic-core, unless an empty string may be in there.
+    if not _may_hold_an_empty_string(body):
+        return adapter.validate_json(body)
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return adapter.validate_json(body)  # pydantic-core's error says what is wrong
+    return adapter.validate_python(_without_empty_values(document))
 
 
 def _read_json_member(key: str, adapter: TypeAdapter[list[Any]], body: Body) -> list[Any]:
     document = json.loads(body)
     if not isinstance(document, dict):
         raise ValueError(f"the answer is not a JSON object holding {key!r}")
-    return adapter.validate_python(cast("dict[str, Any]", document).get(key) or [])
+    rows: object = cast("dict[str, Any]", document).get(key) or []
+    return adapter.validate_python(_without_empty_values(rows))
 
 
 def _read_csv(adapter: TypeAdapter[list[Any]], body: Body) -> list[Any]:
@@ -71,7 +103,8 @@ def _read_xml(adapter: TypeAdapter[list[Any]], body: Body) -> list[Any]:
     root = ET.fromstring(_text(body))  # noqa: S314
     if root.tag != "Results":
         raise ET.ParseError(f"the root element is <{root.tag}>, not <Results>")
-    rows = [{field.tag: field.text or "" for field in row} for row in root.iter("Row")]
+    # NULL is an absent element; an empty one is a missing value too, as "" is in CSV and JSON.
+    rows = [{field.tag: field.text for field in row if field.text} for row in root.iter("Row")]
     return adapter.validate_python(rows)
 
 

@@ -197,6 +197,11 @@ def _convert(column: Column, field: ArrowField, offset: int) -> Column:
 
 
 def _convert_values(column: Column, target: pa.DataType) -> Column:
+    if _is_string(column.type) and (pa.types.is_string(target) or pa.types.is_dictionary(target)):
+        # One rule in every format, as parse has it: "" is a missing value (NULL in TCIA's CSV).
+        empty = _array(pc.equal(column, pa.scalar("", column.type)))
+        if pc.any(empty).as_py():
+            column = _array(pc.if_else(empty, pa.scalar(None, column.type), column))
     if column.type == target:
         return column
     if _is_temporal(target) and _is_string(column.type) and len(column) > 64:
@@ -274,7 +279,16 @@ def _dates(text: Column) -> Column:
             iso = pc.fill_null(pc.match_substring_regex(text, _ISO), pa.scalar(False))
             candidate = _iso_or_null(pc.if_else(iso, text, pa.scalar(None, pa.string())))
         else:
-            candidate = pc.strptime(text, format=form.strptime, unit="us", error_is_null=True)
+            source = text
+            if form.rewrite is not None:  # only the rows the pattern fits are candidates
+                fits = pc.fill_null(
+                    pc.match_substring_regex(text, form.rewrite[0]), pa.scalar(False)
+                )
+                rewritten = pc.replace_substring_regex(
+                    text, pattern=form.rewrite[0], replacement=form.rewrite[1]
+                )
+                source = pc.if_else(fits, rewritten, pa.scalar(None, pa.string()))
+            candidate = pc.strptime(source, format=form.strptime, unit="us", error_is_null=True)
         parsed = candidate if parsed is None else pc.coalesce(parsed, candidate)
     assert parsed is not None
     forms = ", ".join(form.example for form in DATE_FORMS)

@@ -411,7 +411,8 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
         try:
             if expected is None:
                 size = await self.get_series_size(series_instance_uid=target.uid)
-                expected = Expected(size.ObjectCount, size.TotalSizeInBytes)
+                # NBIA's sums over no images are NULL, and a NULL key is left out: zero.
+                expected = Expected(size.ObjectCount or 0, size.TotalSizeInBytes or 0)
             done = await backend.run_blocking(target.complete, expected)
             if done is not None:
                 return done

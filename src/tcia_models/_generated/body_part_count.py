@@ -14,22 +14,22 @@ class BodyPartCount(TCIAModel):
     """
 
     BodyPartExamined: Annotated[
-        str,
+        str | None,
         Field(
             json_schema_extra={"x-dicom-tag": "00180015", "x-wire-names": ["BodyPart", "criteria"]},
             validation_alias=AliasChoices("BodyPartExamined", "BodyPart", "criteria"),
         ),
-    ]
+    ] = None
     """
     Upper case; NOT SPECIFIED where the series have none. Sent by NBIA v4 as BodyPart.
     """
     Count: Annotated[
-        int,
+        int | None,
         Field(
             json_schema_extra={"x-wire-names": ["count"]},
             validation_alias=AliasChoices("Count", "count"),
         ),
-    ]
+    ] = None
     """
     How many patients have it (NBIA counts distinct patients, not series).
     """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from tcia_models._model import TCIAModel
 
 
@@ -14,7 +14,11 @@ class BodyPartExamined(TCIAModel):
     """
 
     BodyPartExamined: Annotated[
-        str | None, Field(json_schema_extra={"x-dicom-tag": "00180015"})
+        str | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00180015", "x-wire-names": ["body_part_examined"]},
+            validation_alias=AliasChoices("BodyPartExamined", "body_part_examined"),
+        ),
     ] = None
     """
     Standard DICOM definition

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import AliasChoices, Field
 from tcia_models._model import TCIAModel
 
 
@@ -10,7 +13,13 @@ class Collection(TCIAModel):
     An object that represents Collection (project) values.
     """
 
-    Collection: str
+    Collection: Annotated[
+        str | None,
+        Field(
+            json_schema_extra={"x-wire-names": ["project"]},
+            validation_alias=AliasChoices("Collection", "project"),
+        ),
+    ] = None
     """
     A label used to name a set of images collected for a specific trial or other reason. Assigned during the process of curating the data.
     """

@@ -14,22 +14,22 @@ class CollectionCount(TCIAModel):
     """
 
     Collection: Annotated[
-        str,
+        str | None,
         Field(
             json_schema_extra={"x-wire-names": ["criteria"]},
             validation_alias=AliasChoices("Collection", "criteria"),
         ),
-    ]
+    ] = None
     """
     The collection.
     """
     Count: Annotated[
-        int,
+        int | None,
         Field(
             json_schema_extra={"x-wire-names": ["count"]},
             validation_alias=AliasChoices("Count", "count"),
         ),
-    ]
+    ] = None
     """
     How many patients have it (NBIA counts distinct patients, not series).
     """

@@ -22,7 +22,7 @@ class CollectionDescription(TCIAModel):
     """
     When the description was last edited, in milliseconds since 1970 (UTC). Sent by the unversioned API.
     """
-    collectionName: str
+    collectionName: str | None = None
     """
     The collection.
     """

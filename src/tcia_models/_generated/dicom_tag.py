@@ -10,7 +10,7 @@ class DicomTag(TCIAModel):
     One element of a DICOM header, as NBIA prints it.
     """
 
-    element: str
+    element: str | None = None
     """
     The tag as (GGGG,EEEE), upper-case hex, after one > per level of sequence nesting; a sequence's closing row repeats its element.
     """

@@ -13,7 +13,7 @@ class DOIContent(TCIAModel):
     A collection, or one of its series, published under a DOI.
     """
 
-    collection: str
+    collection: str | None = None
     """
     The collection.
     """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from tcia_models._model import TCIAModel
 
 
@@ -13,7 +13,13 @@ class Manufacturer(TCIAModel):
     An object that represents Manufacturer values.
     """
 
-    Manufacturer: Annotated[str | None, Field(json_schema_extra={"x-dicom-tag": "00080070"})] = None
+    Manufacturer: Annotated[
+        str | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00080070", "x-wire-names": ["manufacturer"]},
+            validation_alias=AliasChoices("Manufacturer", "manufacturer"),
+        ),
+    ] = None
     """
     Standard DICOM definition
     """

@@ -24,12 +24,12 @@ class ManufacturerCount(TCIAModel):
     Standard DICOM definition; absent (v4) or empty (unversioned) where the series have none.
     """
     Count: Annotated[
-        int,
+        int | None,
         Field(
             json_schema_extra={"x-wire-names": ["count"]},
             validation_alias=AliasChoices("Count", "count"),
         ),
-    ]
+    ] = None
     """
     How many patients have it (NBIA counts distinct patients, not series).
     """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from tcia_models._model import TCIAModel
 
 
@@ -13,7 +13,13 @@ class Modality(TCIAModel):
     An object that represents Modality values.
     """
 
-    Modality: Annotated[str | None, Field(json_schema_extra={"x-dicom-tag": "00080060"})] = None
+    Modality: Annotated[
+        str | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00080060", "x-wire-names": ["modality"]},
+            validation_alias=AliasChoices("Modality", "modality"),
+        ),
+    ] = None
     """
     Standard DICOM definition
     """

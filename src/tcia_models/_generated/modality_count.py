@@ -14,22 +14,22 @@ class ModalityCount(TCIAModel):
     """
 
     Modality: Annotated[
-        str,
+        str | None,
         Field(
             json_schema_extra={"x-dicom-tag": "00080060", "x-wire-names": ["criteria"]},
             validation_alias=AliasChoices("Modality", "criteria"),
         ),
-    ]
+    ] = None
     """
     Standard DICOM definition
     """
     Count: Annotated[
-        int,
+        int | None,
         Field(
             json_schema_extra={"x-wire-names": ["count"]},
             validation_alias=AliasChoices("Count", "count"),
         ),
-    ]
+    ] = None
     """
     How many patients have it (NBIA counts distinct patients, not series).
     """

@@ -20,32 +20,63 @@ class Patient(TCIAModel):
     PatientID: Annotated[
         str,
         Field(
-            json_schema_extra={"x-dicom-tag": "00100020", "x-wire-names": ["PatientId"]},
-            validation_alias=AliasChoices("PatientID", "PatientId"),
+            json_schema_extra={
+                "x-dicom-tag": "00100020",
+                "x-wire-names": ["PatientId", "patient_id"],
+            },
+            validation_alias=AliasChoices("PatientID", "PatientId", "patient_id"),
         ),
     ]
     """
     Has been de-identified as part of submission process. NBIA sends it as PatientId.
     """
-    PatientName: Annotated[str | None, Field(json_schema_extra={"x-dicom-tag": "00100010"})] = None
+    PatientName: Annotated[
+        str | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00100010", "x-wire-names": ["patient_name"]},
+            validation_alias=AliasChoices("PatientName", "patient_name"),
+        ),
+    ] = None
     """
     Has been de-identified as part of submission process.
     """
     PatientBirthDate: Annotated[
-        Date | None, Field(json_schema_extra={"x-dicom-tag": "00100030"})
+        Date | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00100030", "x-wire-names": ["patient_birth_date"]},
+            validation_alias=AliasChoices("PatientBirthDate", "patient_birth_date"),
+        ),
     ] = None
     """
     Has been de-identified (emptied) as part of submission process.
     """
-    PatientSex: Annotated[str | None, Field(json_schema_extra={"x-dicom-tag": "00100040"})] = None
+    PatientSex: Annotated[
+        str | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00100040", "x-wire-names": ["patient_sex"]},
+            validation_alias=AliasChoices("PatientSex", "patient_sex"),
+        ),
+    ] = None
     """
     Standard DICOM definition
     """
-    EthnicGroup: Annotated[str | None, Field(json_schema_extra={"x-dicom-tag": "00102160"})] = None
+    EthnicGroup: Annotated[
+        str | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00102160", "x-wire-names": ["ethnic_group"]},
+            validation_alias=AliasChoices("EthnicGroup", "ethnic_group"),
+        ),
+    ] = None
     """
     Standard DICOM definition
     """
-    Collection: str
+    Collection: Annotated[
+        str | None,
+        Field(
+            json_schema_extra={"x-wire-names": ["project"]},
+            validation_alias=AliasChoices("Collection", "project"),
+        ),
+    ] = None
     """
     A label used to name a set of images collected for a specific trial or other reason. Assigned during the process of curating the data.
     """

@@ -12,11 +12,11 @@ class PatientSearchResult(TCIAModel):
     One patient that matched a search, with what NBIA summarises of it.
     """
 
-    subjectId: str
+    subjectId: str | None = None
     """
     The patient (PatientID).
     """
-    project: str
+    project: str | None = None
     """
     The patient's collection.
     """

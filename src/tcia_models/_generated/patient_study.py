@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import ConfigDict, Field
+from pydantic import AliasChoices, ConfigDict, Field
 from tcia_models._model import TCIAModel
 from tcia_models._types import Date
 
@@ -17,61 +17,132 @@ class PatientStudy(TCIAModel):
     model_config = ConfigDict(
         arbitrary_types_allowed=True,
     )
-    StudyInstanceUID: Annotated[str, Field(json_schema_extra={"x-dicom-tag": "0020000D"})]
+    StudyInstanceUID: Annotated[
+        str,
+        Field(
+            json_schema_extra={"x-dicom-tag": "0020000D", "x-wire-names": ["study_instance_uid"]},
+            validation_alias=AliasChoices("StudyInstanceUID", "study_instance_uid"),
+        ),
+    ]
     """
     Has been de-identified as part of submission process.
     """
-    StudyDate: Annotated[Date | None, Field(json_schema_extra={"x-dicom-tag": "00080020"})] = None
+    StudyDate: Annotated[
+        Date | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00080020", "x-wire-names": ["study_date"]},
+            validation_alias=AliasChoices("StudyDate", "study_date"),
+        ),
+    ] = None
     """
     Has been de-identified as part of submission process. Longitudinal information is preserved.
     """
     StudyDescription: Annotated[
-        str | None, Field(json_schema_extra={"x-dicom-tag": "00081030"})
+        str | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00081030", "x-wire-names": ["study_desc"]},
+            validation_alias=AliasChoices("StudyDescription", "study_desc"),
+        ),
     ] = None
     """
     Standard DICOM definition. Has been inspected and cleaned of any PHI
     """
     AdmittingDiagnosesDescription: Annotated[
-        str | None, Field(json_schema_extra={"x-dicom-tag": "00081080"})
+        str | None,
+        Field(
+            json_schema_extra={
+                "x-dicom-tag": "00081080",
+                "x-wire-names": ["admitting_diagnoses_desc"],
+            },
+            validation_alias=AliasChoices(
+                "AdmittingDiagnosesDescription", "admitting_diagnoses_desc"
+            ),
+        ),
     ] = None
     """
     Standard DICOM definition. Has been inspected and cleaned of any PHI
     """
-    StudyID: Annotated[str | None, Field(json_schema_extra={"x-dicom-tag": "00200010"})] = None
+    StudyID: Annotated[
+        str | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00200010", "x-wire-names": ["study_id"]},
+            validation_alias=AliasChoices("StudyID", "study_id"),
+        ),
+    ] = None
     """
     Has been de-identified as part of submission process.
     """
-    PatientAge: Annotated[str | None, Field(json_schema_extra={"x-dicom-tag": "00101010"})] = None
+    PatientAge: Annotated[
+        str | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00101010", "x-wire-names": ["patient_age"]},
+            validation_alias=AliasChoices("PatientAge", "patient_age"),
+        ),
+    ] = None
     """
     Standard DICOM definition
     """
-    PatientID: Annotated[str, Field(json_schema_extra={"x-dicom-tag": "00100020"})]
+    PatientID: Annotated[
+        str | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00100020", "x-wire-names": ["patient_id"]},
+            validation_alias=AliasChoices("PatientID", "patient_id"),
+        ),
+    ] = None
     """
     Has been de-identified as part of submission process.
     """
-    PatientName: Annotated[str | None, Field(json_schema_extra={"x-dicom-tag": "00100010"})] = None
+    PatientName: Annotated[
+        str | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00100010", "x-wire-names": ["patient_name"]},
+            validation_alias=AliasChoices("PatientName", "patient_name"),
+        ),
+    ] = None
     """
     Has been de-identified as part of submission process.
     """
     PatientBirthDate: Annotated[
-        Date | None, Field(json_schema_extra={"x-dicom-tag": "00100030"})
+        Date | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00100030", "x-wire-names": ["patient_birth_date"]},
+            validation_alias=AliasChoices("PatientBirthDate", "patient_birth_date"),
+        ),
     ] = None
     """
     Has been de-identified (emptied) as part of submission process.
     """
-    PatientSex: Annotated[str | None, Field(json_schema_extra={"x-dicom-tag": "00100040"})] = None
+    PatientSex: Annotated[
+        str | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00100040", "x-wire-names": ["patient_sex"]},
+            validation_alias=AliasChoices("PatientSex", "patient_sex"),
+        ),
+    ] = None
     """
     Standard DICOM definition
     """
-    EthnicGroup: Annotated[str | None, Field(json_schema_extra={"x-dicom-tag": "00102160"})] = None
+    EthnicGroup: Annotated[
+        str | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00102160", "x-wire-names": ["ethnic_group"]},
+            validation_alias=AliasChoices("EthnicGroup", "ethnic_group"),
+        ),
+    ] = None
     """
     Standard DICOM definition
     """
-    Collection: str
+    Collection: Annotated[
+        str | None,
+        Field(
+            json_schema_extra={"x-wire-names": ["project"]},
+            validation_alias=AliasChoices("Collection", "project"),
+        ),
+    ] = None
     """
     A label used to name a set of images collected for a specific trial or other reason. Assigned during the process of curating the data.
     """
-    SeriesCount: int
+    SeriesCount: int | None = None
     """
     Computed number of series.
     """

@@ -52,6 +52,40 @@ CONTENTS_BY_NAME: QuerySpec[Series] = QuerySpec(
         GenerationWire("nbia-v2", "../v1/getContentsByName", ()),
         GenerationWire("nbia-v4", "../v1/getContentsByName", ()),
     ),
+    attributes=(
+        "SeriesInstanceUID",
+        "StudyInstanceUID",
+        "Modality",
+        "ProtocolName",
+        "SeriesDate",
+        "SeriesDescription",
+        "BodyPartExamined",
+        "SeriesNumber",
+        "AnnotationsFlag",
+        "Collection",
+        "PatientID",
+        "Manufacturer",
+        "ManufacturerModelName",
+        "SoftwareVersions",
+        "ImageCount",
+        "TimeStamp",
+        "LicenseName",
+        "LicenseURI",
+        "CollectionURI",
+        "FileSize",
+        "DateReleased",
+        "StudyDesc",
+        "StudyDate",
+        "ThirdPartyAnalysis",
+        "Site",
+        "PatientSex",
+        "PatientAge",
+        "AdmittingDiagnosesDescription",
+        "MaxSubmissionTimestamp",
+        "DataDescriptionURI",
+        "ReleasedStatus",
+        "Authorized",
+    ),
 )
 
 NEW_PATIENTS_IN_COLLECTION: QuerySpec[Patient] = QuerySpec(
@@ -69,6 +103,18 @@ NEW_PATIENTS_IN_COLLECTION: QuerySpec[Patient] = QuerySpec(
         GenerationWire("nbia-v1", "NewPatientsInCollection", (WireParameter("Date", "Date", "%Y/%m/%d"),)),
         GenerationWire("nbia-v2", "NewPatientsInCollection", (WireParameter("Date", "Date", "%Y/%m/%d"),)),
         GenerationWire("nbia-v4", "NewPatientsInCollection", (WireParameter("Date", "fromDate", "%m-%d-%Y"),)),
+    ),
+    attributes=(
+        "PatientID",
+        "PatientName",
+        "PatientBirthDate",
+        "PatientSex",
+        "EthnicGroup",
+        "Collection",
+        "Phantom",
+        "SpeciesCode",
+        "SpeciesDescription",
+        "Authorized",
     ),
 )
 
@@ -88,6 +134,24 @@ NEW_STUDIES_IN_PATIENT_COLLECTION: QuerySpec[PatientStudy] = QuerySpec(
         GenerationWire("nbia-v1", "NewStudiesInPatientCollection", (WireParameter("Date", "Date", "%Y/%m/%d"),)),
         GenerationWire("nbia-v2", "NewStudiesInPatientCollection", (WireParameter("Date", "Date", "%Y/%m/%d"),)),
         GenerationWire("nbia-v4", "NewStudiesInPatientCollection", (WireParameter("Date", "fromDate", "%m-%d-%Y"),)),
+    ),
+    attributes=(
+        "StudyInstanceUID",
+        "StudyDate",
+        "StudyDescription",
+        "AdmittingDiagnosesDescription",
+        "StudyID",
+        "PatientAge",
+        "PatientID",
+        "PatientName",
+        "PatientBirthDate",
+        "PatientSex",
+        "EthnicGroup",
+        "Collection",
+        "SeriesCount",
+        "LongitudinalTemporalEventType",
+        "LongitudinalTemporalOffsetFromEvent",
+        "Authorized",
     ),
 )
 
@@ -109,6 +173,9 @@ GET_BODY_PART_VALUES: QuerySpec[BodyPartExamined] = QuerySpec(
         GenerationWire("nbia-v2", "getBodyPartValues", ()),
         GenerationWire("nbia-v4", "getBodyPartValues", ()),
     ),
+    attributes=(
+        "BodyPartExamined",
+    ),
 )
 
 GET_BODY_PART_VALUES_AND_COUNTS: QuerySpec[BodyPartCount] = QuerySpec(
@@ -126,6 +193,11 @@ GET_BODY_PART_VALUES_AND_COUNTS: QuerySpec[BodyPartCount] = QuerySpec(
         GenerationWire("nbia-advanced", "getBodyPartValuesAndCounts", (), format_parameter=False),
         GenerationWire("nbia-v4", "getBodyPartValuesAndCounts", (), format_parameter=False),
     ),
+    attributes=(
+        "BodyPartExamined",
+        "Count",
+        "Authorized",
+    ),
 )
 
 GET_COLLECTION_DESCRIPTIONS: QuerySpec[CollectionDescription] = QuerySpec(
@@ -141,6 +213,15 @@ GET_COLLECTION_DESCRIPTIONS: QuerySpec[CollectionDescription] = QuerySpec(
     generations=(
         GenerationWire("nbia-advanced", "getCollectionDescriptions", (), format_parameter=False),
         GenerationWire("nbia-v4", "getCollectionDescriptions", (), format_parameter=False),
+    ),
+    attributes=(
+        "description",
+        "id",
+        "collectionDescTimestamp",
+        "collectionName",
+        "userName",
+        "licenseId",
+        "descriptionURI",
     ),
 )
 
@@ -159,6 +240,12 @@ GET_COLLECTION_OR_SERIES_FOR_DOI: QuerySpec[DOIContent] = QuerySpec(
         GenerationWire("nbia-advanced", "getCollectionOrSeriesForDOI", (), "POST", format_parameter=False),
         GenerationWire("nbia-v4", "getCollectionOrSeriesForDOI", (), "POST", format_parameter=False),
     ),
+    attributes=(
+        "collection",
+        "seriesInstanceUID",
+        "thirdPartyAnalysis",
+        "authorized",
+    ),
 )
 
 GET_COLLECTION_VALUES: QuerySpec[Collection] = QuerySpec(
@@ -176,6 +263,9 @@ GET_COLLECTION_VALUES: QuerySpec[Collection] = QuerySpec(
         GenerationWire("nbia-v2", "getCollectionValues", ()),
         GenerationWire("nbia-v4", "getCollectionValues", ()),
     ),
+    attributes=(
+        "Collection",
+    ),
 )
 
 GET_COLLECTION_VALUES_AND_COUNTS: QuerySpec[CollectionCount] = QuerySpec(
@@ -190,6 +280,11 @@ GET_COLLECTION_VALUES_AND_COUNTS: QuerySpec[CollectionCount] = QuerySpec(
     generations=(
         GenerationWire("nbia-advanced", "getCollectionValuesAndCounts", (), format_parameter=False),
         GenerationWire("nbia-v4", "getCollectionValuesAndCounts", (), format_parameter=False),
+    ),
+    attributes=(
+        "Collection",
+        "Count",
+        "Authorized",
     ),
 )
 
@@ -206,6 +301,11 @@ GET_DICOM_TAGS: QuerySpec[DicomTag] = QuerySpec(
     generations=(
         GenerationWire("nbia-advanced", "getDicomTags", (), format_parameter=False),
         GenerationWire("nbia-v4", "getDicomTags", (), format_parameter=False),
+    ),
+    attributes=(
+        "element",
+        "name",
+        "data",
     ),
 )
 
@@ -292,6 +392,9 @@ GET_MANUFACTURER_VALUES: QuerySpec[Manufacturer] = QuerySpec(
         GenerationWire("nbia-v2", "getManufacturerValues", ()),
         GenerationWire("nbia-v4", "getManufacturerValues", ()),
     ),
+    attributes=(
+        "Manufacturer",
+    ),
 )
 
 GET_MANUFACTURER_VALUES_AND_COUNTS: QuerySpec[ManufacturerCount] = QuerySpec(
@@ -309,6 +412,11 @@ GET_MANUFACTURER_VALUES_AND_COUNTS: QuerySpec[ManufacturerCount] = QuerySpec(
     generations=(
         GenerationWire("nbia-advanced", "getManufacturerValuesAndCounts", (), format_parameter=False),
         GenerationWire("nbia-v4", "getManufacturerValuesAndCounts", (), format_parameter=False),
+    ),
+    attributes=(
+        "Manufacturer",
+        "Count",
+        "Authorized",
     ),
 )
 
@@ -330,6 +438,9 @@ GET_MODALITY_VALUES: QuerySpec[Modality] = QuerySpec(
         GenerationWire("nbia-v2", "getModalityValues", ()),
         GenerationWire("nbia-v4", "getModalityValues", ()),
     ),
+    attributes=(
+        "Modality",
+    ),
 )
 
 GET_MODALITY_VALUES_AND_COUNTS: QuerySpec[ModalityCount] = QuerySpec(
@@ -346,6 +457,11 @@ GET_MODALITY_VALUES_AND_COUNTS: QuerySpec[ModalityCount] = QuerySpec(
     generations=(
         GenerationWire("nbia-advanced", "getModalityValuesAndCounts", (), format_parameter=False),
         GenerationWire("nbia-v4", "getModalityValuesAndCounts", (), format_parameter=False),
+    ),
+    attributes=(
+        "Modality",
+        "Count",
+        "Authorized",
     ),
 )
 
@@ -366,6 +482,18 @@ GET_PATIENT: QuerySpec[Patient] = QuerySpec(
         GenerationWire("nbia-v2", "getPatient", (WireParameter("PatientID", "PatientId", None),)),
         GenerationWire("nbia-v4", "getPatient", (WireParameter("PatientID", "PatientId", None),)),
     ),
+    attributes=(
+        "PatientID",
+        "PatientName",
+        "PatientBirthDate",
+        "PatientSex",
+        "EthnicGroup",
+        "Collection",
+        "Phantom",
+        "SpeciesCode",
+        "SpeciesDescription",
+        "Authorized",
+    ),
 )
 
 GET_PATIENT_BY_COLLECTION_AND_MODALITY: QuerySpec[PatientIdentifier] = QuerySpec(
@@ -383,6 +511,10 @@ GET_PATIENT_BY_COLLECTION_AND_MODALITY: QuerySpec[PatientIdentifier] = QuerySpec
         GenerationWire("nbia-v1", "getPatientByCollectionAndModality", ()),
         GenerationWire("nbia-v2", "getPatientByCollectionAndModality", ()),
         GenerationWire("nbia-v4", "getPatientByCollectionAndModality", ()),
+    ),
+    attributes=(
+        "PatientID",
+        "Authorized",
     ),
 )
 
@@ -404,6 +536,24 @@ GET_PATIENT_STUDY: QuerySpec[PatientStudy] = QuerySpec(
         GenerationWire("nbia-v2", "getPatientStudy", ()),
         GenerationWire("nbia-v4", "getPatientStudy", ()),
     ),
+    attributes=(
+        "StudyInstanceUID",
+        "StudyDate",
+        "StudyDescription",
+        "AdmittingDiagnosesDescription",
+        "StudyID",
+        "PatientAge",
+        "PatientID",
+        "PatientName",
+        "PatientBirthDate",
+        "PatientSex",
+        "EthnicGroup",
+        "Collection",
+        "SeriesCount",
+        "LongitudinalTemporalEventType",
+        "LongitudinalTemporalOffsetFromEvent",
+        "Authorized",
+    ),
 )
 
 GET_SOP_INSTANCE_UIDS: QuerySpec[SOPInstance] = QuerySpec(
@@ -420,6 +570,9 @@ GET_SOP_INSTANCE_UIDS: QuerySpec[SOPInstance] = QuerySpec(
         GenerationWire("nbia-v1", "getSOPInstanceUIDs", ()),
         GenerationWire("nbia-v2", "getSOPInstanceUIDs", ()),
         GenerationWire("nbia-v4", "getSOPInstanceUIDs", ()),
+    ),
+    attributes=(
+        "SOPInstanceUID",
     ),
 )
 
@@ -446,6 +599,40 @@ GET_SERIES: QuerySpec[Series] = QuerySpec(
         GenerationWire("nbia-v2", "getSeries", ()),
         GenerationWire("nbia-v4", "getSeries", ()),
     ),
+    attributes=(
+        "SeriesInstanceUID",
+        "StudyInstanceUID",
+        "Modality",
+        "ProtocolName",
+        "SeriesDate",
+        "SeriesDescription",
+        "BodyPartExamined",
+        "SeriesNumber",
+        "AnnotationsFlag",
+        "Collection",
+        "PatientID",
+        "Manufacturer",
+        "ManufacturerModelName",
+        "SoftwareVersions",
+        "ImageCount",
+        "TimeStamp",
+        "LicenseName",
+        "LicenseURI",
+        "CollectionURI",
+        "FileSize",
+        "DateReleased",
+        "StudyDesc",
+        "StudyDate",
+        "ThirdPartyAnalysis",
+        "Site",
+        "PatientSex",
+        "PatientAge",
+        "AdmittingDiagnosesDescription",
+        "MaxSubmissionTimestamp",
+        "DataDescriptionURI",
+        "ReleasedStatus",
+        "Authorized",
+    ),
 )
 
 GET_SERIES_META_DATA: QuerySpec[SeriesMetadata] = QuerySpec(
@@ -462,6 +649,33 @@ GET_SERIES_META_DATA: QuerySpec[SeriesMetadata] = QuerySpec(
         GenerationWire("nbia-v1", "getSeriesMetaData", ()),
         GenerationWire("nbia-v2", "getSeriesMetaData", ()),
     ),
+    attributes=(
+        "SeriesInstanceUID",
+        "Collection",
+        "ThirdPartyAnalysis",
+        "DataDescriptionURI",
+        "PatientID",
+        "StudyInstanceUID",
+        "StudyDescription",
+        "StudyDate",
+        "SeriesDescription",
+        "Manufacturer",
+        "Modality",
+        "SOPClassUID",
+        "ImageCount",
+        "FileSize",
+        "SeriesNumber",
+        "LicenseName",
+        "LicenseURI",
+        "DateReleased",
+        "SeriesDate",
+        "ProtocolName",
+        "BodyPartExamined",
+        "AnnotationsFlag",
+        "ManufacturerModelName",
+        "SoftwareVersions",
+        "TimeStamp",
+    ),
 )
 
 GET_SERIES_METADATA_LIST: QuerySpec[SeriesMetadataV4] = QuerySpec(
@@ -476,6 +690,48 @@ GET_SERIES_METADATA_LIST: QuerySpec[SeriesMetadataV4] = QuerySpec(
     single_row=False,
     generations=(
         GenerationWire("nbia-v4", "getSeriesMetadata", (WireParameter("SeriesInstanceUIDs", "list", None, separator=",", chunk_size=10000),), "POST"),
+    ),
+    attributes=(
+        "PatientID",
+        "PatientName",
+        "PatientSex",
+        "EthnicGroup",
+        "Phantom",
+        "SpeciesCode",
+        "SpeciesDescription",
+        "StudyInstanceUID",
+        "StudyDate",
+        "StudyDescription",
+        "AdmittingDiagnosesDescription",
+        "StudyID",
+        "PatientAge",
+        "LongitudinalTemporalEventType",
+        "LongitudinalTemporalOffsetFromEvent",
+        "SeriesInstanceUID",
+        "Collection",
+        "Site",
+        "Modality",
+        "ProtocolName",
+        "SeriesDate",
+        "SeriesDescription",
+        "BodyPartExamined",
+        "SeriesNumber",
+        "AnnotationsFlag",
+        "Manufacturer",
+        "ManufacturerModelName",
+        "PixelSpacing",
+        "SliceThickness",
+        "SoftwareVersions",
+        "ImageCount",
+        "MaxSubmissionTimestamp",
+        "LicenseName",
+        "LicenseURI",
+        "DataDescriptionURI",
+        "FileSize",
+        "ReleasedStatus",
+        "DateReleased",
+        "ThirdPartyAnalysis",
+        "Authorized",
     ),
 )
 
@@ -494,6 +750,10 @@ GET_SERIES_SIZE: QuerySpec[SeriesSize] = QuerySpec(
         GenerationWire("nbia-v1", "getSeriesSize", ()),
         GenerationWire("nbia-v2", "getSeriesSize", ()),
         GenerationWire("nbia-v4", "getSeriesSize", ()),
+    ),
+    attributes=(
+        "TotalSizeInBytes",
+        "ObjectCount",
     ),
 )
 
@@ -524,6 +784,19 @@ GET_SIMPLE_SEARCH: QuerySpec[PatientSearchResult] = QuerySpec(
         GenerationWire("nbia-v4", "getSimpleSearch", (WireParameter("collections", "collections", None, criteria_type="CollectionCriteria"), WireParameter("species", "species", None, criteria_type="SpeciesCriteria"), WireParameter("modalities", "modalities", None, criteria_type="ImageModalityCriteria"), WireParameter("bodyParts", "bodyParts", None, criteria_type="AnatomicalSiteCriteria"), WireParameter("manufacturers", "manufacturers", None, criteria_type="ManufacturerCriteria"), WireParameter("patients", "patients", None, criteria_type="PatientCriteria"), WireParameter("fromDate", "fromDate", "%m-%d-%Y", criteria_type="DateRangeCriteria", value_field="fromDate", fill_value="1900-01-01"), WireParameter("toDate", "toDate", "%m-%d-%Y", criteria_type="DateRangeCriteria", value_field="toDate", fill_value="9999-12-31"), WireParameter("minStudies", "minStudies", None, criteria_type="MinNumberOfStudiesCriteria", value_offset=-1),), "POST", format_parameter=False, rows="resultSet"),
     ),
     paging=("start", "size"),
+    attributes=(
+        "subjectId",
+        "project",
+        "id",
+        "modalities",
+        "bodyParts",
+        "species",
+        "timepoints",
+        "totalNumberOfStudies",
+        "totalNumberOfSeries",
+        "authorized",
+        "studyIdentifiers",
+    ),
 )
 
 GET_SINGLE_IMAGE: QuerySpec[TCIAModel] = QuerySpec(
@@ -558,6 +831,40 @@ GET_UPDATED_SERIES: QuerySpec[Series] = QuerySpec(
         GenerationWire("nbia-v1", "getUpdatedSeries", (WireParameter("fromDate", "fromDate", "%d/%m/%Y"),)),
         GenerationWire("nbia-v2", "getUpdatedSeries", (WireParameter("fromDate", "fromDate", "%d/%m/%Y"),)),
         GenerationWire("nbia-v4", "getUpdatedSeries", (WireParameter("fromDate", "fromDate", "%m-%d-%Y"),)),
+    ),
+    attributes=(
+        "SeriesInstanceUID",
+        "StudyInstanceUID",
+        "Modality",
+        "ProtocolName",
+        "SeriesDate",
+        "SeriesDescription",
+        "BodyPartExamined",
+        "SeriesNumber",
+        "AnnotationsFlag",
+        "Collection",
+        "PatientID",
+        "Manufacturer",
+        "ManufacturerModelName",
+        "SoftwareVersions",
+        "ImageCount",
+        "TimeStamp",
+        "LicenseName",
+        "LicenseURI",
+        "CollectionURI",
+        "FileSize",
+        "DateReleased",
+        "StudyDesc",
+        "StudyDate",
+        "ThirdPartyAnalysis",
+        "Site",
+        "PatientSex",
+        "PatientAge",
+        "AdmittingDiagnosesDescription",
+        "MaxSubmissionTimestamp",
+        "DataDescriptionURI",
+        "ReleasedStatus",
+        "Authorized",
     ),
 )
 

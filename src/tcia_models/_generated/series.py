@@ -17,63 +17,142 @@ class Series(TCIAModel):
     model_config = ConfigDict(
         arbitrary_types_allowed=True,
     )
-    SeriesInstanceUID: Annotated[str, Field(json_schema_extra={"x-dicom-tag": "0020000E"})]
+    SeriesInstanceUID: Annotated[
+        str,
+        Field(
+            json_schema_extra={"x-dicom-tag": "0020000E", "x-wire-names": ["series_instance_uid"]},
+            validation_alias=AliasChoices("SeriesInstanceUID", "series_instance_uid"),
+        ),
+    ]
     """
     Has been de-identified as part of submission process.
     """
-    StudyInstanceUID: Annotated[str, Field(json_schema_extra={"x-dicom-tag": "0020000D"})]
+    StudyInstanceUID: Annotated[
+        str | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "0020000D", "x-wire-names": ["study_instance_uid"]},
+            validation_alias=AliasChoices("StudyInstanceUID", "study_instance_uid"),
+        ),
+    ] = None
     """
     Has been de-identified as part of submission process.
     """
-    Modality: Annotated[str, Field(json_schema_extra={"x-dicom-tag": "00080060"})]
+    Modality: Annotated[
+        str | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00080060", "x-wire-names": ["modality"]},
+            validation_alias=AliasChoices("Modality", "modality"),
+        ),
+    ] = None
     """
     Standard DICOM definition
     """
-    ProtocolName: Annotated[str | None, Field(json_schema_extra={"x-dicom-tag": "00181030"})] = None
+    ProtocolName: Annotated[
+        str | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00181030", "x-wire-names": ["protocol_name"]},
+            validation_alias=AliasChoices("ProtocolName", "protocol_name"),
+        ),
+    ] = None
     """
     Standard DICOM definition. Has been inspected and cleaned of any PHI
     """
-    SeriesDate: Annotated[Date | None, Field(json_schema_extra={"x-dicom-tag": "00080021"})] = None
+    SeriesDate: Annotated[
+        Date | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00080021", "x-wire-names": ["series_date"]},
+            validation_alias=AliasChoices("SeriesDate", "series_date"),
+        ),
+    ] = None
     """
     Standard DICOM definition
     """
     SeriesDescription: Annotated[
-        str | None, Field(json_schema_extra={"x-dicom-tag": "0008103E"})
+        str | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "0008103E", "x-wire-names": ["series_desc"]},
+            validation_alias=AliasChoices("SeriesDescription", "series_desc"),
+        ),
     ] = None
     """
     Standard DICOM definition. Has been inspected and cleaned of any PHI
     """
     BodyPartExamined: Annotated[
-        str | None, Field(json_schema_extra={"x-dicom-tag": "00180015"})
+        str | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00180015", "x-wire-names": ["body_part_examined"]},
+            validation_alias=AliasChoices("BodyPartExamined", "body_part_examined"),
+        ),
     ] = None
     """
     Entered on a per collection basis using relevant SNOMED terms.
     """
-    SeriesNumber: Annotated[int | None, Field(json_schema_extra={"x-dicom-tag": "00200011"})] = None
+    SeriesNumber: Annotated[
+        int | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00200011", "x-wire-names": ["series_number"]},
+            validation_alias=AliasChoices("SeriesNumber", "series_number"),
+        ),
+    ] = None
     """
     Standard DICOM definition
     """
-    AnnotationsFlag: bool | None = None
-    Collection: str
+    AnnotationsFlag: Annotated[
+        bool | None,
+        Field(
+            json_schema_extra={"x-wire-names": ["annotations_flag"]},
+            validation_alias=AliasChoices("AnnotationsFlag", "annotations_flag"),
+        ),
+    ] = None
+    Collection: Annotated[
+        str | None,
+        Field(
+            json_schema_extra={"x-wire-names": ["project"]},
+            validation_alias=AliasChoices("Collection", "project"),
+        ),
+    ] = None
     """
     A label used to name a set of images collected for a specific trial or other reason. Assigned during the process of curating the data.
     """
-    PatientID: Annotated[str, Field(json_schema_extra={"x-dicom-tag": "00100020"})]
+    PatientID: Annotated[
+        str | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00100020", "x-wire-names": ["patient_id"]},
+            validation_alias=AliasChoices("PatientID", "patient_id"),
+        ),
+    ] = None
     """
     Has been de-identified as part of submission process.
     """
-    Manufacturer: Annotated[str | None, Field(json_schema_extra={"x-dicom-tag": "00080070"})] = None
+    Manufacturer: Annotated[
+        str | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00080070", "x-wire-names": ["manufacturer"]},
+            validation_alias=AliasChoices("Manufacturer", "manufacturer"),
+        ),
+    ] = None
     """
     Standard DICOM definition
     """
     ManufacturerModelName: Annotated[
-        str | None, Field(json_schema_extra={"x-dicom-tag": "00081090"})
+        str | None,
+        Field(
+            json_schema_extra={
+                "x-dicom-tag": "00081090",
+                "x-wire-names": ["manufacturer_model_name"],
+            },
+            validation_alias=AliasChoices("ManufacturerModelName", "manufacturer_model_name"),
+        ),
     ] = None
     """
     Standard DICOM definition
     """
     SoftwareVersions: Annotated[
-        str | None, Field(json_schema_extra={"x-dicom-tag": "00181020"})
+        str | None,
+        Field(
+            json_schema_extra={"x-dicom-tag": "00181020", "x-wire-names": ["software_versions"]},
+            validation_alias=AliasChoices("SoftwareVersions", "software_versions"),
+        ),
     ] = None
     """
     Standard DICOM definition

@@ -27,7 +27,7 @@ class SeriesMetadata(TCIAModel):
     """
     Has been de-identified as part of submission process.
     """
-    Collection: str
+    Collection: str | None = None
     """
     The collection.
     """

@@ -17,7 +17,7 @@ class SeriesMetadataV4(TCIAModel):
     model_config = ConfigDict(
         arbitrary_types_allowed=True,
     )
-    PatientID: Annotated[str, Field(json_schema_extra={"x-dicom-tag": "00100020"})]
+    PatientID: Annotated[str | None, Field(json_schema_extra={"x-dicom-tag": "00100020"})] = None
     """
     Has been de-identified as part of submission process.
     """
@@ -45,7 +45,9 @@ class SeriesMetadataV4(TCIAModel):
     """
     The species (Homo sapiens).
     """
-    StudyInstanceUID: Annotated[str, Field(json_schema_extra={"x-dicom-tag": "0020000D"})]
+    StudyInstanceUID: Annotated[
+        str | None, Field(json_schema_extra={"x-dicom-tag": "0020000D"})
+    ] = None
     """
     Has been de-identified as part of submission process.
     """
@@ -102,7 +104,7 @@ class SeriesMetadataV4(TCIAModel):
     """
     Has been de-identified as part of submission process.
     """
-    Collection: str
+    Collection: str | None = None
     """
     The collection.
     """

@@ -10,11 +10,11 @@ class SeriesSize(TCIAModel):
     An object that represents set of total byte size and object count filtered by query key SeriesInstanceUID.
     """
 
-    TotalSizeInBytes: int
+    TotalSizeInBytes: int | None = None
     """
     Total byte size per series
     """
-    ObjectCount: int
+    ObjectCount: int | None = None
     """
     Count of total objects per series
     """

@@ -7,6 +7,21 @@ It speaks TCIA's REST API over real HTTP on loopback, with the test data of TCIA
 
 from .dataset import Dataset, ImageShape
 from .faults import Fault
-from .server import DEFAULT_PATH, RecordedRequest, TCIATestServer
+from .server import (
+    DEFAULT_PATH,
+    RecordedRequest,
+    TCIATestServer,
+    snapshot_documents,
+    write_metadata,
+)
 
-__all__ = ["DEFAULT_PATH", "Dataset", "Fault", "ImageShape", "RecordedRequest", "TCIATestServer"]
+__all__ = [
+    "DEFAULT_PATH",
+    "Dataset",
+    "Fault",
+    "ImageShape",
+    "RecordedRequest",
+    "TCIATestServer",
+    "snapshot_documents",
+    "write_metadata",
+]

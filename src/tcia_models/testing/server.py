@@ -270,6 +270,24 @@ class TCIATestServer:
         return Reply(204, b"")
 
 
+def snapshot_documents() -> dict[str, dict[str, Any]]:
+    """A fresh copy of the metadata documents the installed models were generated from, keyed
+    by query: change one and write them to a folder for ``TCIATestServer(metadata_dir=...)`` (or
+    ``tcia serve --metadata-dir``) to serve drifted metadata."""
+    documents: dict[str, dict[str, Any]] = json.loads(json.dumps(packaged_metadata().documents))
+    return documents
+
+
+def write_metadata(directory: str | Path, documents: Mapping[str, Any]) -> Path:
+    """Write ``documents`` as ``<query>.json`` files into ``directory`` (made if missing), the
+    layout ``metadata_dir=`` and ``schema/metadata/`` use; returns the folder."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    for query, document in documents.items():
+        (folder / f"{query}.json").write_text(json.dumps(document, indent=2) + "\n", "utf-8")
+    return folder
+
+
 def _load_documents(metadata_dir: str | Path | None) -> dict[str, Mapping[str, Any]]:
     if metadata_dir is None:
         return dict(packaged_metadata().documents)

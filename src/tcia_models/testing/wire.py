@@ -171,7 +171,8 @@ class Dialect:
         return self._key(found) if found is not None else attribute
 
     def _key(self, attribute: Mapping[str, Any]) -> str:
-        return str(attribute.get("wireNames", {}).get(self.api, attribute["name"]))
+        names = attribute.get("wireNames", {}).get(self.api, attribute["name"])
+        return str(names if isinstance(names, str) else names[0])  # a list: its first spelling
 
     def _format_date(self, value: str, kind: str) -> str:
         moment = datetime.datetime.fromisoformat(value)
