@@ -8,7 +8,7 @@ from typing import Any
 
 from codegen.naming import snake_case
 from codegen.render import iterator_name
-from codegen.transform import PARAMETER_ANNOTATIONS, model_schemas, queries
+from codegen.transform import PARAMETER_ANNOTATIONS, model_schemas, queries, wire_spellings
 from codegen.validate import offered_by
 
 HEADER = (
@@ -104,7 +104,8 @@ def _models_page(documents: Mapping[str, Any], generations: Mapping[str, Any]) -
                 {
                     f"{_code(api)}: {_code(wire)}"
                     for _, attribute in senders
-                    for api, wire in attribute.get("wireNames", {}).items()
+                    for api, wires in wire_spellings(attribute).items()
+                    for wire in wires
                     if wire != name
                 }
             )
