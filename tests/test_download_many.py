@@ -10,6 +10,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import polars as pl
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -70,6 +72,24 @@ def test_rows_in_spare_the_size_calls(
             / row.SeriesInstanceUID
         )
         assert outcome.result is not None and outcome.result.md5_verified
+
+
+@pytest.mark.parametrize("kind", ["pyarrow", "pandas", "polars"])
+def test_a_table_of_series_downloads_its_rows(
+    kind: str, v4: TCIAClient, server: TCIATestServer, tmp_path: Path
+) -> None:
+    """A table filtered from tcia.tables downloads row by row, its sizes sparing getSeriesSize;
+    a data frame is read as rows, never as its column names."""
+    table = v4.tables.get_series(collection=RIDER)
+    table = table.filter(pc.equal(table["Modality"], "CT"))
+    expected = sorted(table["SeriesInstanceUID"].to_pylist())
+    assert expected
+    given = {"pyarrow": table, "pandas": table.to_pandas(), "polars": pl.from_arrow(table)}[kind]
+    before = len(server.requests)
+    outcomes = v4.download_many(given, tmp_path)
+    assert sorted(o.series_instance_uid for o in outcomes) == expected
+    assert all(o.ok for o in outcomes)
+    assert "getSeriesSize" not in _asked(server, before)
 
 
 def test_bare_uids_and_a_layout_fetch_the_rows(v4: TCIAClient, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from pydantic import BaseModel
 
@@ -22,9 +22,16 @@ from ._exceptions import InvalidParameterError, StorageError, TCIAError
 from .idc import IDCSeries
 from .layouts import Layout
 
-__all__ = ["DownloadPlan", "PlannedSeries", "Shard", "human_bytes"]
+__all__ = ["DownloadPlan", "PlannedSeries", "SeriesTable", "Shard", "human_bytes"]
 
 Row = Mapping[str, Any]
+
+
+class SeriesTable(Protocol):
+    """A table of series rows, as ``tcia.tables`` returns them (a ``pyarrow.Table`` or
+    ``RecordBatch``; ``polars.DataFrame.to_arrow()`` gives one)."""
+
+    def to_pylist(self) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -115,10 +122,22 @@ def _row_of(item: object) -> dict[str, Any]:
     )
 
 
-def rows_of(items: Iterable[object]) -> dict[str, dict[str, Any]]:
-    """What each item says about its series, by UID (each series once, in order)."""
+def _records(items: Iterable[object] | SeriesTable) -> Iterable[object]:
+    """A table's rows; a data frame iterated as it is would give its column names, not rows."""
+    if callable(to_pylist := getattr(items, "to_pylist", None)):  # pyarrow
+        return cast("list[object]", to_pylist())
+    if callable(to_dicts := getattr(items, "to_dicts", None)):  # polars
+        return cast("list[object]", to_dicts())
+    if callable(to_dict := getattr(items, "to_dict", None)) and hasattr(items, "columns"):
+        return cast("list[object]", to_dict("records"))  # pandas
+    return cast("Iterable[object]", items)
+
+
+def rows_of(items: Iterable[object] | SeriesTable) -> dict[str, dict[str, Any]]:
+    """What each item (or each row of a table) says about its series, by UID (each series
+    once, in order)."""
     rows: dict[str, dict[str, Any]] = {}
-    for item in items:
+    for item in _records(items):
         row = _row_of(item)
         uid = row.get("SeriesInstanceUID")
         if not isinstance(uid, str):

@@ -41,7 +41,7 @@ from .._download import (
 from .._exceptions import APIStatusError, InvalidParameterError, ResponseFormatError
 from .._generated import ApiName, AsyncQueries, AsyncTables, ServerName
 from .._model import TCIAModel
-from .._plan import DownloadPlan, Shard, rows_of
+from .._plan import DownloadPlan, SeriesTable, Shard, rows_of
 from .._progress import ProgressBar
 from .._references import referenced_series
 from .._report import write_sidecar
@@ -437,7 +437,7 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
 
     async def plan_downloads(
         self,
-        series: Iterable[str | TCIAModel | Mapping[str, object]],
+        series: Iterable[str | TCIAModel | Mapping[str, object]] | SeriesTable,
         dest: str | os.PathLike[str],
         *,
         layout: str | Layout = "uid",
@@ -469,7 +469,7 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
 
     async def iter_downloads(
         self,
-        series: Iterable[str | TCIAModel | Mapping[str, object]] | DownloadPlan,
+        series: Iterable[str | TCIAModel | Mapping[str, object]] | SeriesTable | DownloadPlan,
         dest: str | os.PathLike[str] | None = None,
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
@@ -532,7 +532,7 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
 
     async def download_many(
         self,
-        series: Iterable[str | TCIAModel | Mapping[str, object]] | DownloadPlan,
+        series: Iterable[str | TCIAModel | Mapping[str, object]] | SeriesTable | DownloadPlan,
         dest: str | os.PathLike[str] | None = None,
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
@@ -554,7 +554,8 @@ class AsyncTCIAClient(ClientIdentity, AsyncQueries):
         its metadata, the path it landed at, bytes, file count, MD5 status, source and outcome.
         """
         if not isinstance(series, DownloadPlan):
-            series = list(series)  # read twice: for the plan and for the order of the outcomes
+            # Read twice (for the plan and for the order of the outcomes), and a table as rows.
+            series = list(rows_of(series).values())
         outcomes = [
             outcome
             async for outcome in self.iter_downloads(

@@ -15,7 +15,7 @@ from .._download import DownloadOutcome, Expected, describe_failure
 from .._exceptions import DownloadError, InvalidParameterError, TCIAError
 from .._generated.queries import QUERIES
 from .._idc_download import IDCBatch
-from .._plan import DownloadPlan, PlannedSeries, Shard, expected_from, rows_of
+from .._plan import DownloadPlan, PlannedSeries, SeriesTable, Shard, expected_from, rows_of
 from .._progress import DownloadProgress
 from ..idc import IDCOptions, IDCSeries, Source, check_source, chunks, lookup
 from ..layouts import Layout
@@ -38,7 +38,7 @@ def _bare(row: Mapping[str, Any]) -> bool:
 
 async def plan_downloads(
     client: AsyncTCIAClient,
-    series: Iterable[object],
+    series: Iterable[object] | SeriesTable,
     dest: str | os.PathLike[str],
     *,
     layout: str | Layout = "uid",

@@ -36,7 +36,7 @@ from .._download import (
 from .._exceptions import APIStatusError, InvalidParameterError, ResponseFormatError
 from .._generated import ApiName, SyncQueries, SyncTables, ServerName
 from .._model import TCIAModel
-from .._plan import DownloadPlan, Shard, rows_of
+from .._plan import DownloadPlan, SeriesTable, Shard, rows_of
 from .._progress import ProgressBar
 from .._references import referenced_series
 from .._report import write_sidecar
@@ -432,7 +432,7 @@ class TCIAClient(ClientIdentity, SyncQueries):
 
     def plan_downloads(
         self,
-        series: Iterable[str | TCIAModel | Mapping[str, object]],
+        series: Iterable[str | TCIAModel | Mapping[str, object]] | SeriesTable,
         dest: str | os.PathLike[str],
         *,
         layout: str | Layout = "uid",
@@ -464,7 +464,7 @@ class TCIAClient(ClientIdentity, SyncQueries):
 
     def iter_downloads(
         self,
-        series: Iterable[str | TCIAModel | Mapping[str, object]] | DownloadPlan,
+        series: Iterable[str | TCIAModel | Mapping[str, object]] | SeriesTable | DownloadPlan,
         dest: str | os.PathLike[str] | None = None,
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
@@ -527,7 +527,7 @@ class TCIAClient(ClientIdentity, SyncQueries):
 
     def download_many(
         self,
-        series: Iterable[str | TCIAModel | Mapping[str, object]] | DownloadPlan,
+        series: Iterable[str | TCIAModel | Mapping[str, object]] | SeriesTable | DownloadPlan,
         dest: str | os.PathLike[str] | None = None,
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
@@ -549,7 +549,8 @@ class TCIAClient(ClientIdentity, SyncQueries):
         its metadata, the path it landed at, bytes, file count, MD5 status, source and outcome.
         """
         if not isinstance(series, DownloadPlan):
-            series = list(series)  # read twice: for the plan and for the order of the outcomes
+            # Read twice (for the plan and for the order of the outcomes), and a table as rows.
+            series = list(rows_of(series).values())
         outcomes = [
             outcome
             for outcome in self.iter_downloads(
