@@ -217,6 +217,20 @@ def test_auto_takes_idcs_series_from_the_bucket_and_the_rest_from_the_archive(
     assert all(o.result is not None and o.result.skipped for o in again)
 
 
+def test_shards_split_the_series_across_both_sources_each_once(
+    v4: TCIAClient, options: IDCOptions, tmp_path: Path
+) -> None:
+    """Two tasks of an array, source auto: each series lands once, from where it should."""
+    sources: dict[str, str] = {}
+    for index in range(2):
+        outcomes = v4.download_many(RIDER, tmp_path, source="auto", idc=options, shard=f"{index}/2")
+        assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+        for outcome in outcomes:
+            assert outcome.series_instance_uid not in sources
+            sources[outcome.series_instance_uid] = outcome.source
+    assert sources == {RIDER[0]: "idc", RIDER[1]: "idc", RIDER[2]: "nbia"}
+
+
 def _keys_of(uid: str) -> list[str]:
     return [instance_key(uid, name) for name, _ in _FILES[uid]]
 
