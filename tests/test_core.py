@@ -882,3 +882,113 @@ def test_which_archive_is_asked_for(
     request, got = core.archive_request(UID, verify_md5=verify_md5, new_file_names=new_file_names)
     assert (request.query, request.format, got) == (query, "zip", hashes)
     assert {k: v for k, v in request.params.items() if k != "format"} == params
+
+
+# Paging, raw bodies, bodies to a file --------------------------------------------------------
+
+V4 = "https://tcia.test/nbia-api/services/v4"
+
+
+def pages(total: int) -> Script:
+    def answer(request: httpx.Request) -> httpx.Response:
+        form = parse_qs(request.content.decode())
+        start, size = int(form["start"][0]), int(form["size"][0])
+        rows = [
+            {"subjectId": f"P{n}", "project": "C"} for n in range(start, min(start + size, total))
+        ]
+        return httpx.Response(200, json={"resultSet": rows, "totalPatients": total})
+
+    return Script(answer)
+
+
+def every_page(client: Any) -> Any:
+    found = client.iter_simple_search(size=2)
+    if isinstance(client, AsyncTCIAClient):
+
+        async def collect() -> list[Any]:
+            return [row async for row in found]
+
+        return collect()
+    return list(found)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(("total", "requests"), [(5, 3), (4, 3), (1, 1), (0, 1)])
+def test_pages_until_one_comes_back_short(kind: str, total: int, requests: int) -> None:
+    script = pages(total)
+    rows = run(kind, script, every_page, api="nbia-v4", base_url=V4)
+    assert [row.subjectId for row in rows] == [f"P{n}" for n in range(total)]
+    starts = [parse_qs(r.content.decode())["start"] for r in script.requests]
+    assert starts == [[str(2 * n)] for n in range(requests)]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("size", [0, -1, True, "2", None])
+def test_a_page_size_that_is_no_page_size_is_refused(kind: str, size: Any) -> None:
+    def call(client: Any) -> Any:
+        found = client.iter_simple_search(size=size)
+        if isinstance(client, AsyncTCIAClient):
+
+            async def first() -> Any:
+                return [row async for row in found]
+
+            return first()
+        return list(found)
+
+    script = pages(3)
+    with pytest.raises(InvalidParameterError) as raised:
+        run(kind, script, call, api="nbia-v4", base_url=V4)
+    assert str(raised.value) == (
+        "get_simple_search(): size (the page size) must be a whole number of 1 or more, "
+        f"not {size!r}"
+    )
+    assert script.requests == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_raw_gives_the_body_unparsed(kind: str) -> None:
+    script = Script(httpx.Response(200, content=b"<P>any</P>"))
+    body = run(kind, script, lambda c: c.raw("getSeries", {"Collection": "X"}, "html"))
+    assert body == b"<P>any</P>" and type(body) is bytes
+    (request,) = script.requests
+    assert request.method == "GET" and dict(request.url.params) == {
+        "Collection": "X",
+        "format": "html",
+    }
+    posted = Script(httpx.Response(200, content=b"ok"))
+    run(kind, posted, lambda c: c.raw("getSeries", {"Collection": "X"}, None, method="POST"))
+    assert posted.requests[0].method == "POST"
+    assert parse_qs(posted.requests[0].content.decode()) == {"Collection": ["X"]}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_archive_is_written_to_a_file(kind: str, tmp_path: Path) -> None:
+    body = b"PK\x05\x06" + b"\0" * 18
+    script = Script(httpx.Response(200, content=body))
+    path = run(
+        kind, script, lambda c: c.get_image(series_instance_uid=UID, path=tmp_path / "s.zip")
+    )
+    assert path == tmp_path / "s.zip" and path.read_bytes() == body
+    assert (
+        script.paths == ["getImage"] and script.requests[0].url.params["SeriesInstanceUID"] == UID
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_body_larger_than_a_batch_arrives_whole(kind: str) -> None:
+    rows = [{"Collection": f"{'C' * 60}{n:07d}"} for n in range(20000)]  # over a batch
+    body = json.dumps(rows).encode()
+    assert len(body) > 1 << 20
+    chunks = [body[i : i + 65536] for i in range(0, len(body), 65536)]
+
+    class Chunked(httpx.SyncByteStream, httpx.AsyncByteStream):
+        def __iter__(self) -> Iterator[bytes]:
+            yield from chunks
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            for chunk in chunks:
+                yield chunk
+
+    script = Script(lambda request: httpx.Response(200, stream=Chunked()))
+    found = run(kind, script, collections)
+    assert len(found) == 20000 and found[-1].Collection == "C" * 60 + "0019999"
