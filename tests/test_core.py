@@ -992,3 +992,99 @@ def test_a_body_larger_than_a_batch_arrives_whole(kind: str) -> None:
     script = Script(lambda request: httpx.Response(200, stream=Chunked()))
     found = run(kind, script, collections)
     assert len(found) == 20000 and found[-1].Collection == "C" * 60 + "0019999"
+
+
+# Where a secret goes, and redirects ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("base", "url", "sent"),
+    [
+        ("https://tcia.test/q", "https://tcia.test/other/path?x=1", True),
+        ("https://tcia.test/q", "https://tcia.test:443/q", True),
+        ("https://tcia.test/q", "http://tcia.test/q", False),  # never downgraded
+        ("https://tcia.test/q", "https://tcia.test:8443/q", False),
+        ("https://tcia.test/q", "https://elsewhere.test/q", False),
+        ("http://tcia.test/q", "https://tcia.test/q", True),  # the same host, upgraded
+        ("http://tcia.test/q", "https://elsewhere.test/q", False),
+        ("http://tcia.test:8080/q", "https://tcia.test/q", False),
+        ("http://tcia.test/q", "https://tcia.test:8443/q", False),
+        ("http://tcia.test/q", "http://tcia.test:80/q", True),
+    ],
+)
+def test_the_key_is_sent_to_its_origin_only(base: str, url: str, sent: bool) -> None:
+    core = TCIAClient(api="bindaas", api_key=KEY, base_url=base)._core
+    assert dict(core.credentials.headers_for(url)) == ({"api_key": KEY} if sent else {})
+
+
+def test_the_bearer_token_header() -> None:
+    core = TCIAClient(api="nbia-v2", base_url=V2)._core
+    assert core.token is not None and dict(core.credentials.headers_for(V2)) == {}
+    core.token.access_token = "T"
+    assert dict(core.credentials.headers_for(V2 + "/getSeries")) == {"Authorization": "Bearer T"}
+    assert dict(core.credentials.headers_for("https://elsewhere.test/")) == {}
+    assert core.headers_for(core.prepare_raw("getSeries", None, "json")) == {
+        "Accept-Encoding": "gzip, deflate",
+        "Authorization": "Bearer T",
+    }
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    ("status", "method", "form"),
+    [
+        (301, "GET", None),
+        (302, "GET", None),
+        (303, "GET", None),
+        (307, "POST", ["X"]),
+        (308, "POST", ["X"]),
+    ],
+)
+def test_a_redirected_post(kind: str, status: int, method: str, form: Any) -> None:
+    script = Script(httpx.Response(status, headers={"Location": "/query/moved"}), OK)
+    run(kind, script, lambda c: c.raw("getSeries", {"Collection": "X"}, None, method="POST"))
+    moved = script.requests[1]
+    assert (moved.method, str(moved.url)) == (method, "https://tcia.test/query/moved")
+    assert parse_qs(moved.content.decode()).get("Collection") == form
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_redirect_loop_says_so(kind: str) -> None:
+    script = Script(httpx.Response(302, headers={"Location": "https://tcia.test/query/loop"}))
+    error = fails(kind, script, collections)
+    assert type(error) is APIStatusError and (error.query, error.status) == (
+        "getCollectionValues",
+        302,
+    )
+    assert str(error) == (
+        "getCollectionValues: HTTP 302: redirected more than 10 times (a redirect loop?); "
+        "check base_url"
+    )
+    bad = fails(kind, Script(httpx.Response(302, headers={"Location": "ftp://x/"})), collections)
+    assert str(bad) == (
+        "getCollectionValues: HTTP 302: the server redirected to something that is not an "
+        "http(s) URL; check base_url"
+    )
+    assert bad.query == "getCollectionValues"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("encoding", ["x-gzip", "deflate", " GZIP "])
+def test_error_pages_in_every_coding_we_decode(kind: str, encoding: str) -> None:
+    import zlib
+
+    words = b"decoded words"
+    body = zlib.compress(words) if encoding == "deflate" else gzip.compress(words)
+    response = httpx.Response(503, stream=Body(body), headers={"Content-Encoding": encoding})
+    error = fails(kind, Script(response), collections, max_retries=0)
+    assert error.body == "decoded words"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_request_that_cannot_be_built_is_refused(kind: str) -> None:
+    script = Script(OK)
+    error = fails(kind, script, lambda c: c.raw("getSeries", {"Collection": "x\udc80"}))
+    assert type(error) is InvalidParameterError and error.query == "getSeries"
+    assert str(error).startswith("getSeries: the request cannot be sent (UnicodeEncodeError: ")
+    assert str(error).endswith("); shorten or correct its parameters")
+    assert script.requests == []
