@@ -24,7 +24,7 @@ def main() -> int:
         match = re.match(r"\s*(\S+?)\.x[_ǁ]\S*: (.+)$", line)
         if match:
             counts[match.group(1)][match.group(2).strip()] += 1
-    print(f"| module | mutants | killed | survived | no tests | timeout | score |")
+    print("| module | mutants | killed | survived | no tests | timeout | score |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     total: collections.Counter[str] = collections.Counter()
     for module in sorted(counts):
