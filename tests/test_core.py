@@ -1088,3 +1088,38 @@ def test_a_request_that_cannot_be_built_is_refused(kind: str) -> None:
     assert str(error).startswith("getSeries: the request cannot be sent (UnicodeEncodeError: ")
     assert str(error).endswith("); shorten or correct its parameters")
     assert script.requests == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    ("options", "query", "verified"),
+    [({}, "getImageWithMD5Hash", True), ({"verify_md5": False}, "getImage", False)],
+)
+def test_a_download_asks_for_the_hashes_where_the_generation_has_them(
+    kind: str, tmp_path: Path, options: dict[str, Any], query: str, verified: bool
+) -> None:
+    images = {"00000001.dcm": IMAGES[0], "00000002.dcm": IMAGES[1]}
+    listed = "Filename,MD5\n" + "".join(
+        f"{name},{__import__('hashlib').md5(data).hexdigest()}\n" for name, data in images.items()
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zipped:
+        for name, data in images.items():
+            zipped.writestr(name, data)
+        zipped.writestr("md5hashes.csv", listed)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/getSeriesSize"):
+            return httpx.Response(200, json=[{"ObjectCount": 2, "TotalSizeInBytes": 150}])
+        return httpx.Response(200, content=buffer.getvalue())
+
+    script = Script(answer)
+    result = run(
+        kind,
+        script,
+        lambda c: c.download_series(UID, tmp_path, **options),
+        api="nbia-v1",
+        base_url=BASE,
+    )
+    assert script.paths == ["getSeriesSize", query] and result.md5_verified is verified
+    assert sorted(p.name for p in (tmp_path / UID).iterdir()) == ["00000001.dcm", "00000002.dcm"]

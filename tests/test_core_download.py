@@ -479,3 +479,10 @@ def test_a_large_body_parses_with_the_collector_paused_and_restored() -> None:
     assert gc.isenabled()
     parsed = parse(SeriesSize, body)
     assert len(parsed) == 9000 and parsed[-1].ObjectCount == 8999 and gc.isenabled()
+
+
+def test_an_archive_of_exactly_its_raw_bound_is_read(tmp_path: Path) -> None:
+    expected = Expected(1, 10)
+    bound = expected.raw_bound()
+    with pytest.raises(DownloadError, match="damaged or incomplete"):  # read, not cut off
+        consume(tmp_path, b"\0" * bound, expected=expected, md5=False, batch=bound)
