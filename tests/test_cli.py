@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -51,8 +52,11 @@ def _one_clean_line(result: subprocess.CompletedProcess[str]) -> str:
 def test_help_lists_the_commands() -> None:
     result = tcia("--help")
     assert result.returncode == 0
-    for command in ("query", "download", "drift", "serve", "demo"):
-        assert command in result.stdout
+    # The subcommands as argparse lists them ("    name  help", under the positional
+    # arguments), not mere words: the description names most of them too.
+    section = result.stdout.split("positional arguments:", 1)[1].split("options:", 1)[0]
+    listed = re.findall(r"^ {4}([a-z]+) {2,}\S", section, flags=re.MULTILINE)
+    assert listed == ["query", "download", "plan", "drift", "serve", "demo"]
 
 
 def test_one_query_subcommand_per_query_with_options_from_the_metadata() -> None:

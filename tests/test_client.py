@@ -200,21 +200,56 @@ def _error(call: Any) -> TCIAError:
     return raised.value
 
 
-def test_errors_say_query_status_and_what_to_do(server: TCIATestServer) -> None:
+def _anonymous(server: TCIATestServer) -> TCIAError:
     with TCIAClient(api="bindaas", base_url=server.base_url, max_retries=0) as anonymous:
-        error = _error(anonymous.get_series)
-        assert isinstance(error, AuthenticationError)
-        assert (error.query, error.status) == ("getSeries", 401)
-        assert "getSeries: HTTP 401" in str(error) and "api_key" in str(error)
+        return _error(anonymous.get_series)
+
+
+def _lost(server: TCIATestServer) -> TCIAError:
     with TCIAClient(
         api="bindaas", api_key=KEY, base_url=server.origin + "/services/nowhere"
     ) as lost:
-        error = _error(lost.get_series)
-        assert isinstance(error, NotFoundError) and "check base_url" in str(error)
+        return _error(lost.get_series)
+
+
+def _missing_parameter(server: TCIATestServer) -> TCIAError:
     with TCIAClient(api="bindaas", api_key=KEY, base_url=server.base_url) as tcia:
-        error = _error(lambda: tcia.raw("getSeriesSize"))
-        assert isinstance(error, BadRequestError)
-        assert error.body == "A parameter, SeriesInstanceUID is required for this API call."
+        return _error(lambda: tcia.raw("getSeriesSize"))
+
+
+@pytest.mark.parametrize(
+    ("scenario", "error_type", "status", "query", "says"),
+    [
+        (_anonymous, AuthenticationError, 401, "getSeries", ["getSeries: HTTP 401", "api_key"]),
+        (_lost, NotFoundError, 404, "getSeries", ["getSeries: HTTP 404", "check base_url"]),
+        (
+            _missing_parameter,
+            BadRequestError,
+            400,
+            "getSeriesSize",
+            ["getSeriesSize: HTTP 400", "Check the parameters"],
+        ),
+    ],
+    ids=["no-key", "wrong-base-url", "missing-parameter"],
+)
+def test_errors_say_query_status_and_what_to_do(
+    server: TCIATestServer,
+    scenario: Any,
+    error_type: type[TCIAError],
+    status: int,
+    query: str,
+    says: list[str],
+) -> None:
+    error = scenario(server)
+    assert type(error) is error_type
+    assert (error.query, error.status) == (query, status)
+    for words in says:
+        assert words in str(error)
+
+
+def test_a_bad_request_keeps_the_servers_words(server: TCIATestServer) -> None:
+    error = _missing_parameter(server)
+    assert error.body == "A parameter, SeriesInstanceUID is required for this API call."
 
 
 def test_retry_then_success(tcia: TCIAClient, server: TCIATestServer) -> None:
@@ -276,28 +311,49 @@ def test_unreachable_server_and_timeouts(server: TCIATestServer) -> None:
         assert isinstance(_error(impatient.get_series), APITimeoutError)
 
 
+def _echoed_key(server: TCIATestServer, tcia: TCIAClient, dest: Path) -> TCIAError:
+    server.inject(Fault.http_status(503, body=f"echo {KEY}".encode()), times=2)
+    error = _error(tcia.get_series)
+    assert "***" in error.body  # the echoed key was blanked out
+    return error
+
+
+def _html_page(server: TCIATestServer, tcia: TCIAClient, dest: Path) -> TCIAError:
+    server.inject(Fault.html_error_page())
+    return _error(tcia.get_series)
+
+
+def _truncated_download(server: TCIATestServer, tcia: TCIAClient, dest: Path) -> TCIAError:
+    server.inject(Fault.truncated(to_bytes=100), query="getImage")
+    return _error(lambda: tcia.download_series(COLONOGRAPHY, dest))
+
+
+def _dropped_connections(server: TCIATestServer, tcia: TCIAClient, dest: Path) -> TCIAError:
+    server.inject(Fault.drop_connection(), times=2)
+    return _error(tcia.get_series)
+
+
+def _wrong_key(server: TCIATestServer, tcia: TCIAClient, dest: Path) -> TCIAError:
+    with TCIAClient(api="bindaas", api_key="wrong-" + KEY, base_url=server.base_url) as wrong:
+        assert KEY not in repr(wrong)
+        return _error(wrong.get_series)
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [_echoed_key, _html_page, _truncated_download, _dropped_connections, _wrong_key],
+    ids=["echoed-in-body", "html-page", "truncated-download", "dropped-connection", "wrong-key"],
+)
 def test_the_api_key_never_appears_in_errors_or_logs(
-    server: TCIATestServer, caplog: pytest.LogCaptureFixture, tmp_path: Path
+    server: TCIATestServer, caplog: pytest.LogCaptureFixture, tmp_path: Path, scenario: Any
 ) -> None:
     caplog.set_level(logging.DEBUG)
     with TCIAClient(api="bindaas", api_key=KEY, base_url=server.base_url, max_retries=1) as tcia:
-        errors = []
-        server.inject(Fault.http_status(503, body=f"echo {KEY}".encode()), times=2)
-        errors.append(_error(tcia.get_series))
-        server.inject(Fault.html_error_page())
-        errors.append(_error(tcia.get_series))
-        server.inject(Fault.truncated(to_bytes=100), query="getImage")
-        errors.append(_error(lambda: tcia.download_series(COLONOGRAPHY, tmp_path)))
-        server.inject(Fault.drop_connection(), times=2)
-        errors.append(_error(tcia.get_series))
-    with TCIAClient(api="bindaas", api_key="wrong-" + KEY, base_url=server.base_url) as wrong:
-        errors.append(_error(wrong.get_series))
-        assert KEY not in repr(wrong)
-    for error in errors:
-        assert KEY not in str(error) and KEY not in repr(error) and KEY not in error.body
-        assert error.__cause__ is None or KEY not in str(error.__cause__)
-    assert "***" in errors[0].body  # the echoed key was blanked out
-    assert caplog.records and all(KEY not in record.getMessage() for record in caplog.records)
+        error = scenario(server, tcia, tmp_path)
+        assert KEY not in repr(tcia)
+    assert KEY not in str(error) and KEY not in repr(error) and KEY not in error.body
+    assert error.__cause__ is None or KEY not in str(error.__cause__)
+    assert all(KEY not in record.getMessage() for record in caplog.records)
 
 
 # Downloads -----------------------------------------------------------------------------------

@@ -122,9 +122,18 @@ def test_v4_rejects_unknown_parameters_and_the_client_sends_none(server: TCIATes
     assert response.text.startswith(
         "Invalid query parameter: 'api_key'. Allowed parameters are: [Collection,"
     )
-    with client(server, "nbia-v4") as tcia:  # an api_key given to v4 is not sent at all
+    secret = "v4-is-never-sent-this-key"
+    before = len(server.requests)
+    with TCIAClient(api="nbia-v4", api_key=secret, base_url=server.base_url_for("nbia-v4")) as tcia:
+        # an api_key given to v4 is not sent at all: not as a parameter, nor in any header
         assert len(tcia.get_series(collection=KIRC, modality="CR", format="csv")) == 3
     assert set(server.requests[-1].params) == {"Collection", "Modality", "format"}
+    sent = server.requests[before:]
+    assert sent
+    for recorded in sent:
+        assert "api_key" not in recorded.headers and "authorization" not in recorded.headers
+        assert all(secret not in value for value in recorded.headers.values())
+        assert secret not in recorded.path and secret not in str(recorded.params)
 
 
 def test_date_parameters_are_dates_formatted_per_generation(server: TCIATestServer) -> None:

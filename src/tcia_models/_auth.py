@@ -138,7 +138,6 @@ class Credentials:
     ) -> None:
         self.secrets = Secrets()
         self.origin: Origin = origin_of(base_url)
-        self.auth = generation.auth
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         self.api_key = (
             _header_safe("api_key", key) if key and generation.auth == "api_key" else None

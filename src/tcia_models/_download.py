@@ -400,7 +400,6 @@ class _Extraction:
         self.sink = sink
         self.target = sink.target
         self.expected = sink.expected
-        self.written = 0
         self.image_bytes = 0
         self.digests: dict[str, str] = {}
         self.listed: dict[str, str] | None = None
@@ -472,7 +471,6 @@ class _Extraction:
         try:
             for chunk in data:
                 size += len(chunk)
-                self.written += len(chunk)
                 if (self.image_bytes if image else 0) + size > bound:
                     what = "images" if image else f"its {LICENSE}"
                     raise self.sink.refusal(
