@@ -33,7 +33,7 @@ def render_reference(
 ) -> dict[str, str]:
     """``models.md`` and ``queries.md``, keyed by file name."""
     return {
-        "models.md": _models_page(documents, generations),
+        "models.md": _models_page(documents),
         "queries.md": _queries_page(documents, generations),
     }
 
@@ -65,7 +65,7 @@ def _model_link(model: str) -> str:
     return f"[{model}](models.md#{model.lower()})"
 
 
-def _models_page(documents: Mapping[str, Any], generations: Mapping[str, Any]) -> str:
+def _models_page(documents: Mapping[str, Any]) -> str:
     schemas = model_schemas(documents)
     returned_by: dict[str, list[str]] = {}
     attributes: dict[tuple[str, str], list[tuple[str, Mapping[str, Any]]]] = {}
