@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from codegen.kinds import PYTHON_TYPES
 from codegen.naming import constant_case, snake_case
 from codegen.validate import offered_by
 from tcia_models._model import DICOM_TAG_KEY, WIRE_NAMES_KEY
@@ -25,18 +26,9 @@ _FIELD_SCHEMAS: dict[str, dict[str, str]] = {
     "object": {"type": "object"},
 }
 
-# How each metadata `type` is written as a keyword argument annotation.
-PARAMETER_ANNOTATIONS = {
-    "string": "str",
-    "uid": "str",
-    "age": "str",
-    "integer": "int",
-    "number": "float",
-    "boolean": "bool",
-    "date": "datetime.date",
-    "datetime": "datetime.datetime",
-    "object": "dict[str, object]",
-}
+# How each metadata `type` is written as a keyword argument annotation: a mapping argument is
+# annotated with object values, so the generated methods need no `Any`.
+PARAMETER_ANNOTATIONS = {**PYTHON_TYPES, "object": "dict[str, object]"}
 
 # How each metadata `type` is written in the Arrow schemas (counts int64, flags bool, dates date32,
 # timestamps in microseconds like datetime.datetime, naive as TCIA sends them).
@@ -69,11 +61,15 @@ class Parameter:
     """Sent when the caller gives nothing; the keyword is then optional and not ``None``."""
 
     @property
-    def annotation(self) -> str:
+    def value_type(self) -> str:
+        """The type of the values the keyword takes, without the ``None`` of an optional one."""
         annotation = PARAMETER_ANNOTATIONS[self.type]
-        if self.repeated:
-            annotation = f"Sequence[{annotation}]"
-        return annotation if self.required or self.default is not None else f"{annotation} | None"
+        return f"Sequence[{annotation}]" if self.repeated else annotation
+
+    @property
+    def annotation(self) -> str:
+        optional = not self.required and self.default is None
+        return f"{self.value_type} | None" if optional else self.value_type
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 from pydicom.datadict import keyword_for_tag, tag_for_keyword
 
 from codegen.errors import CodegenError
+from codegen.kinds import PYTHON_TYPES
 from codegen.naming import snake_case
 from codegen.reserved import name_problems
 from tcia_models._metadata import schema_problems
@@ -123,21 +124,6 @@ def _tag_problem(name: str, tag_text: str) -> str | None:
     return None
 
 
-# The Python type each metadata type becomes: two queries may spell one attribute's type
-# differently only where the model's field stays the same (uid and string are both str).
-_PYTHON_KINDS = {
-    "string": "str",
-    "uid": "str",
-    "age": "str",
-    "integer": "int",
-    "number": "float",
-    "boolean": "bool",
-    "date": "date",
-    "datetime": "datetime",
-    "object": "object",
-}
-
-
 def _shared_model_problems(documents: Mapping[str, Any]) -> list[str]:
     """Queries that return the same object describe parts of one model: the model is the union
     of their attributes, and each query keeps its own list (so drift is reported per query).
@@ -170,7 +156,7 @@ def _shared_model_problems(documents: Mapping[str, Any]) -> list[str]:
                     f"the tag {other['dicomTag']!r}; one attribute cannot have two tags "
                     f"({query} and {other_query} contradict each other)"
                 )
-            kind, other_kind = _PYTHON_KINDS[attribute["type"]], _PYTHON_KINDS[other["type"]]
+            kind, other_kind = PYTHON_TYPES[attribute["type"]], PYTHON_TYPES[other["type"]]
             repeated = attribute.get("repeated", False)
             if kind != other_kind or repeated != other.get("repeated", False):
                 problems.append(
