@@ -15,15 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from .conftest import free_port
 from .debian import apt_install
 
 _PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _install() -> None:
@@ -84,8 +79,8 @@ def slurm_cluster() -> Iterator[dict[str, str]]:
                 [
                     "ClusterName=tcia",
                     f"SlurmctldHost={host}(127.0.0.1)",
-                    f"SlurmctldPort={_free_port()}",
-                    f"SlurmdPort={_free_port()}",
+                    f"SlurmctldPort={free_port()}",
+                    f"SlurmdPort={free_port()}",
                     "SlurmUser=root",
                     "SlurmdUser=root",
                     "AuthType=auth/munge",

@@ -16,6 +16,8 @@ import pytest
 from tcia_models._metadata import packaged_metadata
 from tcia_models.testing import Fault, TCIATestServer
 
+from .conftest import free_port
+
 KEY = "cli-secret-key-42"
 TCIA = str(Path(sys.executable).with_name("tcia"))
 RIDER_CT = "1.3.6.1.4.1.9328.50.1.7.109790496340142304700741635171089234345"
@@ -243,7 +245,7 @@ def test_drift_that_cannot_run_exits_2(tmp_path: Path) -> None:
 
 
 def test_serve_and_demo(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     with subprocess.Popen(
         [TCIA, "serve", "--port", str(port), "--api-key", "k"], stdout=subprocess.PIPE, text=True
     ) as process:
@@ -260,11 +262,3 @@ def test_serve_and_demo(tmp_path: Path) -> None:
     )
     assert demo.returncode == 0, demo.stderr
     assert "No drift" in demo.stdout and len(list(tmp_path.iterdir())) == 2
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -21,7 +20,7 @@ from tcia_models.testing import TCIATestServer
 from tcia_models.testing.idc import publish, write_index
 from tcia_models.testing.s3 import S3TestServer
 
-from .conftest import ROOT
+from .conftest import ROOT, copy_checkout
 from .docs_blocks import BLOCKS, Block, blocks
 
 KEY = "readme-key"
@@ -79,12 +78,7 @@ def readme_env(
 def codegen_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The pages' `python -m codegen` commands run in a copy of the checkout, so a
     regeneration they show never rewrites the checked-in code."""
-    copy = tmp_path_factory.mktemp("codegen-project")
-    shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
-    ignore = shutil.ignore_patterns("__pycache__")
-    for part in ("schema", "codegen", "src", "docs/reference"):
-        shutil.copytree(ROOT / part, copy / part, ignore=ignore)
-    return copy
+    return copy_checkout(tmp_path_factory.mktemp("codegen-project"))
 
 
 def test_the_pages_have_only_blocks_this_test_knows() -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from tcia_models.testing import TCIATestServer
 
-from .conftest import ROOT, run_codegen
+from .conftest import ROOT, copy_checkout, run_codegen
 
 BIN = Path(sys.executable).parent
 
@@ -25,13 +25,7 @@ BIN = Path(sys.executable).parent
 def checkout(tmp_path: Path) -> Path:
     """A copy of the checkout with the whole package, so the regenerated code can be imported
     (the real src/tcia_models/_generated is never rewritten)."""
-    copy = tmp_path / "checkout"
-    ignore = shutil.ignore_patterns("__pycache__", ".*codegen-*")
-    copy.mkdir()
-    shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
-    for folder in ("schema", "codegen", "src/tcia_models"):
-        shutil.copytree(ROOT / folder, copy / folder, ignore=ignore)
-    return copy
+    return copy_checkout(tmp_path / "checkout")
 
 
 def _drifted_metadata(checkout: Path, target: Path) -> Path:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tarfile
@@ -21,7 +20,7 @@ import pytest
 
 import tcia_models
 
-from .conftest import ROOT
+from .conftest import ROOT, free_port
 from .interpreters import SUPPORTED, find_python
 
 THROWAWAY_TEST = """
@@ -81,12 +80,6 @@ def test_the_wheel_carries_the_types_the_metadata_and_the_server_data(dist: Path
         "CHANGELOG.md",
         "LICENSE",
     } <= members
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module", params=SUPPORTED)
@@ -172,7 +165,7 @@ def test_tcia_serve_answers_a_query_and_drift_finds_none(
     installed: tuple[Path, dict[str, str]], tmp_path: Path
 ) -> None:
     bin_dir, env = installed
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}/services/TCIA/TCIA/query"
     with (tmp_path / "serve.log").open("wb") as log:
         server = subprocess.Popen(
