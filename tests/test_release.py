@@ -10,12 +10,10 @@ import signal
 import subprocess
 import sys
 import tarfile
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 import tcia_models
@@ -167,38 +165,29 @@ def test_tcia_serve_answers_a_query_and_drift_finds_none(
     bin_dir, env = installed
     port = free_port()
     base = f"http://127.0.0.1:{port}/services/TCIA/TCIA/query"
-    with (tmp_path / "serve.log").open("wb") as log:
-        server = subprocess.Popen(
-            [str(bin_dir / "tcia"), "serve", "--port", str(port)],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/getCollectionValues").raise_for_status()
-                break
-            except httpx.HTTPError:
-                assert server.poll() is None, (tmp_path / "serve.log").read_text()
-                assert time.monotonic() < deadline, "tcia serve did not start"
-                time.sleep(0.2)
-        query = _run(
-            bin_dir, env, tmp_path, "tcia", "query", "getSeries", "--api", "bindaas",
-            "--collection", "TCGA-OV", "--format", "json", "--base-url", base,
-        )  # fmt: skip
-        assert query.returncode == 0, query.stderr
-        assert '"Collection": "TCGA-OV"' in query.stdout
-        drift = _run(
-            bin_dir, env, tmp_path, "tcia", "drift", "--api", "bindaas", "--base-url", base
-        )
-        assert drift.returncode == 0, drift.stdout + drift.stderr
-        assert "No drift" in drift.stdout
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+    with subprocess.Popen(
+        [str(bin_dir / "tcia"), "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as server:
+        try:
+            assert server.stdout is not None
+            assert base in server.stdout.readline()  # printed once it listens
+            query = _run(
+                bin_dir, env, tmp_path, "tcia", "query", "getSeries", "--api", "bindaas",
+                "--collection", "TCGA-OV", "--format", "json", "--base-url", base,
+            )  # fmt: skip
+            assert query.returncode == 0, query.stderr
+            assert '"Collection": "TCGA-OV"' in query.stdout
+            drift = _run(
+                bin_dir, env, tmp_path, "tcia", "drift", "--api", "bindaas", "--base-url", base
+            )
+            assert drift.returncode == 0, drift.stdout + drift.stderr
+            assert "No drift" in drift.stdout
+        finally:
+            server.send_signal(signal.SIGTERM)
 
 
 def test_the_pytest_plugin_gives_a_throwaway_test_the_tcia_server_fixture(
