@@ -23,7 +23,7 @@ from tcia_models.testing.s3 import S3TestServer
 from .conftest import ROOT, copy_checkout
 from .docs_blocks import BLOCKS, Block, blocks
 
-KEY = "readme-key"
+KEY = "docs-key"
 # A block that calls a query the original API lacks (NBIA's counts, search, bulk metadata)
 # runs against the bundled server's NBIA v4, as TCIAClient() would against TCIA; one with
 # server="nlst" against its NLST host; the others against its original API, with a key.
@@ -46,7 +46,7 @@ def server() -> Iterator[TCIATestServer]:
 def idc(
     server: TCIATestServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Path, str]]:
-    """IDC for the README's IDC examples: a local S3 (moto) holding two of RIDER Lung PET-CT's
+    """IDC for the pages' IDC examples: a local S3 (moto) holding two of RIDER Lung PET-CT's
     three series as IDC lays them out, and an index of them in IDC's schema."""
     with S3TestServer() as s3:
         rider = sorted(
@@ -59,7 +59,7 @@ def idc(
 
 
 @pytest.fixture
-def readme_env(
+def docs_env(
     server: TCIATestServer,
     idc: tuple[Path, str],
     tmp_path: Path,
@@ -101,7 +101,7 @@ def test_quickstart_is_exactly_the_two_commands() -> None:
 @pytest.mark.parametrize("block", blocks("python"), ids=_ids(blocks("python")))
 def test_python_block_runs(
     block: Block,
-    readme_env: dict[str, str],
+    docs_env: dict[str, str],
     server: TCIATestServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -154,21 +154,19 @@ def _run(
 
 
 @pytest.mark.parametrize("block", blocks("console"), ids=_ids(blocks("console")))
-def test_console_block_runs(
-    block: Block, readme_env: dict[str, str], codegen_project: Path
-) -> None:
+def test_console_block_runs(block: Block, docs_env: dict[str, str], codegen_project: Path) -> None:
     commands = [line[2:] for line in block.body.splitlines() if line.startswith("$ ")]
     assert commands
     for command in commands:
         if command.startswith("pip install "):
             _pip_install_names_real_extras(shlex.split(command))
             continue
-        result = _run(command, readme_env, codegen_project)
+        result = _run(command, docs_env, codegen_project)
         assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
 
 
 def test_the_codegen_commands_leave_the_checkout_alone(
-    readme_env: dict[str, str], codegen_project: Path
+    docs_env: dict[str, str], codegen_project: Path
 ) -> None:
     """codegen swaps in a whole new output directory each run: in the checkout, the
     directories would be new ones."""
@@ -176,14 +174,14 @@ def test_the_codegen_commands_leave_the_checkout_alone(
     before = [output.stat().st_ino for output in outputs]
     in_copy = codegen_project / "src" / "tcia_models" / "_generated"
     copy_before = in_copy.stat().st_ino
-    result = _run("python -m codegen", readme_env, codegen_project)
+    result = _run("python -m codegen", docs_env, codegen_project)
     assert result.returncode == 0, result.stderr
     assert [output.stat().st_ino for output in outputs] == before
     assert in_copy.stat().st_ino != copy_before
 
 
 def test_github_actions_example_runs_its_tcia_steps(
-    readme_env: dict[str, str], codegen_project: Path
+    docs_env: dict[str, str], codegen_project: Path
 ) -> None:
     (workflow,) = [b.body for b in blocks("yaml") if "jobs:" in b.body]
     steps = yaml.safe_load(workflow)["jobs"]["drift"]["steps"]
@@ -192,13 +190,13 @@ def test_github_actions_example_runs_its_tcia_steps(
     tcia_steps = [run for run in runs if run.startswith("tcia ")]
     assert tcia_steps
     for run in tcia_steps:
-        result = _run(run, readme_env, codegen_project)
+        result = _run(run, docs_env, codegen_project)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "No drift" in result.stdout
 
 
 def test_the_kubernetes_indexed_job_splits_the_manifest_once(
-    readme_env: dict[str, str], server: TCIATestServer, tmp_path: Path
+    docs_env: dict[str, str], server: TCIATestServer, tmp_path: Path
 ) -> None:
     """No Kubernetes here: the Job spec is checked as Kubernetes reads it, and its command is run
     once per completion index with what Kubernetes would set (JOB_COMPLETION_INDEX)."""
@@ -217,7 +215,7 @@ def test_the_kubernetes_indexed_job_splits_the_manifest_once(
     write_manifest(tmp_path / "rider.tcia", uids)
     before = len(server.requests)
     for index in range(job["completions"]):
-        env = {**readme_env, "JOB_COMPLETION_INDEX": str(index), "TCIA_SHARD_COUNT": count}
+        env = {**docs_env, "JOB_COMPLETION_INDEX": str(index), "TCIA_SHARD_COUNT": count}
         words = shlex.split(command)
         result = subprocess.run(
             words, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
